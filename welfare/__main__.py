@@ -1,0 +1,5 @@
+import sys
+
+from welfare.cli import main
+
+sys.exit(main())

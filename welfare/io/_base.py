@@ -1,0 +1,225 @@
+"""The loading machinery every format shares: format registry, errors, reports, file access.
+
+A format is a :class:`FormatSpec`: a ``sniff`` function that recognises a file from its
+first bytes and name, and a ``read`` generator that yields, for each input record,
+either a :class:`~welfare.transcript.Transcript` or a :class:`RecordError` (never raises
+for a bad record). :func:`load` turns record errors into exceptions (strict mode) or into
+:class:`Rejected` entries of a :class:`LoadReport` (lenient mode), so that
+``read == loaded + rejected`` always holds.
+"""
+
+from __future__ import annotations
+
+import glob
+import gzip
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from welfare.transcript import Transcript, TranscriptError
+
+__all__ = [
+    "FORMATS",
+    "FormatSpec",
+    "LoadReport",
+    "LogFormatError",
+    "RecordError",
+    "Rejected",
+    "UnknownFormatError",
+    "expand_paths",
+    "open_binary",
+    "register_format",
+]
+
+#: Bytes read from the start of a file to detect its format.
+SNIFF_BYTES = 64 * 1024
+
+
+class LogFormatError(ValueError):
+    """A log record could not be read. The message names file, line, field, expected and found."""
+
+    def __init__(self, reason: str, *, path: str | None = None, line: int | None = None, field: str | None = None,
+                 expected: str | None = None, found: str | None = None, hint: str | None = None) -> None:
+        self.reason = reason
+        self.path = path
+        self.line = line
+        self.field = field
+        self.expected = expected
+        self.found = found
+        self.hint = hint
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = self.path or "<input>"
+        if self.line is not None:
+            where += f":{self.line}"
+        parts = [f"{where}: {self.reason}"]
+        if self.field:
+            parts.append(f"field '{self.field}'")
+        if self.expected is not None:
+            parts.append(f"expected {self.expected}")
+        if self.found is not None:
+            parts.append(f"found {self.found}")
+        text = "; ".join(parts)
+        if self.hint:
+            text += f". {self.hint}"
+        return text
+
+
+class UnknownFormatError(LogFormatError):
+    """No reader recognises the file; the message lists the known formats."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordError:
+    """What a reader yields for a record it cannot turn into a transcript."""
+
+    reason: str
+    line: int | None = None
+    field: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    record_id: str | None = None
+
+    @classmethod
+    def from_transcript_error(cls, err: TranscriptError, *, line: int | None = None, prefix: str = "",
+                              record_id: str | None = None) -> RecordError:
+        fld = f"{prefix}{err.field}" if (prefix and err.field) else (err.field or prefix or None)
+        return cls(err.reason, line=line, field=fld, expected=err.expected, found=err.found, record_id=record_id)
+
+    def to_exception(self, path: str) -> LogFormatError:
+        return LogFormatError(self.reason, path=path, line=self.line, field=self.field, expected=self.expected,
+                              found=self.found)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record that lenient loading skipped, and why."""
+
+    path: str
+    line: int | None
+    reason: str
+    field: str | None = None
+    record_id: str | None = None
+
+    def __str__(self) -> str:
+        loc = self.path + (f":{self.line}" if self.line is not None else "")
+        return f"{loc}: {self.reason}" + (f" (field '{self.field}')" if self.field else "")
+
+
+@dataclass(slots=True)
+class LoadReport:
+    """Counts of one load: ``read == loaded + len(rejected)``; ``formats`` maps each file to its format."""
+
+    loaded: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+    formats: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def read(self) -> int:
+        return self.loaded + len(self.rejected)
+
+    def summary(self) -> str:
+        return f"read {self.read}, loaded {self.loaded}, rejected {len(self.rejected)}"
+
+
+Reader = Callable[..., Iterator["Transcript | RecordError"]]
+Sniffer = Callable[[bytes, str], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    """A log format: its name, how to recognise it, how to read it and (optionally) write it.
+
+    ``read(path, **options)`` yields transcripts and :class:`RecordError` values.
+    ``sniff(head, name)`` gets the first bytes (decompressed) and the file name.
+    ``priority``: higher is tried first during detection (specific formats before generic ones).
+    """
+
+    name: str
+    description: str
+    read: Reader
+    sniff: Sniffer | None = None
+    write: Callable[..., Any] | None = None
+    priority: int = 0
+    extensions: tuple[str, ...] = ()
+
+
+FORMATS: dict[str, FormatSpec] = {}
+
+
+def register_format(spec: FormatSpec) -> FormatSpec:
+    """Add a format to the registry (module import time). Names are unique."""
+    if spec.name in FORMATS and FORMATS[spec.name] is not spec:
+        raise ValueError(f"format {spec.name!r} is registered twice")
+    FORMATS[spec.name] = spec
+    return spec
+
+
+def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a file for reading bytes; gzip (by magic number, not name) is transparent."""
+    raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def read_head(path: str | os.PathLike[str], size: int = SNIFF_BYTES) -> bytes:
+    with open_binary(path) as fh:
+        try:
+            return fh.read(size)
+        except (OSError, EOFError):
+            return b""
+
+
+def logical_name(path: str | os.PathLike[str]) -> str:
+    """File name without a trailing ``.gz``, lower-cased: what sniffers look at."""
+    name = os.path.basename(os.fspath(path)).lower()
+    return name[:-3] if name.endswith(".gz") else name
+
+
+def expand_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Files named by ``paths``: files as given, directories recursively (sorted), globs expanded.
+
+    Raises ``FileNotFoundError`` naming the path that matched nothing.
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    out: list[str] = []
+    for p in paths:
+        s = os.fspath(p)
+        if os.path.isdir(s):
+            found = sorted(str(f) for f in Path(s).rglob("*") if f.is_file() and not f.name.startswith("."))
+            out.extend(found)
+        elif os.path.isfile(s):
+            out.append(s)
+        elif glob.has_magic(s):
+            matches = sorted(m for m in glob.glob(s, recursive=True) if os.path.isfile(m))
+            if not matches:
+                raise FileNotFoundError(f"no file matches {s!r}")
+            out.extend(matches)
+        else:
+            raise FileNotFoundError(f"no such file or directory: {s!r}")
+    return out
+
+
+def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, raw line without newline) for each non-blank line; streams."""
+    with open_binary(path) as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            line = raw.rstrip(b"\r\n")
+            if line.strip():
+                yield lineno, line
+
+
+def decode_utf8(raw: bytes, line: int | None) -> str | RecordError:
+    """Decode bytes as UTF-8, or a :class:`RecordError` naming the byte offset."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return RecordError("invalid UTF-8", line=line, expected="UTF-8 text",
+                           found=f"byte 0x{raw[err.start]:02x} at offset {err.start}")

@@ -1,0 +1,102 @@
+"""Format detection and the one loading loop shared by every format."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from welfare.io._base import (
+    FORMATS,
+    LoadReport,
+    RecordError,
+    Rejected,
+    UnknownFormatError,
+    expand_paths,
+    logical_name,
+    read_head,
+)
+from welfare.transcript import Transcript
+
+__all__ = ["detect_format", "known_formats", "load", "load_all"]
+
+
+def known_formats() -> list[str]:
+    """Names of every registered format, sorted."""
+    return sorted(FORMATS)
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """Name of the format of ``path``, decided from its first bytes and its name.
+
+    Raises :class:`UnknownFormatError` listing the formats it knows.
+    """
+    spath = os.fspath(path)
+    head = read_head(spath)
+    name = logical_name(spath)
+    for spec in sorted(FORMATS.values(), key=lambda s: -s.priority):
+        if spec.sniff is not None and spec.sniff(head, name):
+            return spec.name
+    raise UnknownFormatError(
+        "cannot tell the log format",
+        path=spath,
+        expected="one of: " + ", ".join(known_formats()),
+        found=repr(head[:80].decode("utf-8", "replace")),
+        hint="Pass format=... (CLI: --format NAME) to choose one",
+    )
+
+
+def load(
+    paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    *,
+    format: str | None = None,
+    strict: bool = True,
+    report: LoadReport | None = None,
+    **options: Any,
+) -> Iterator[Transcript]:
+    """Stream transcripts from files, directories or globs, in any known format.
+
+    Parameters
+    ----------
+    paths
+        A path, a directory (read recursively), a glob, or a list of these. Gzip is transparent.
+    format
+        A name from :func:`known_formats`; detected per file when ``None``.
+    strict
+        When True (default) the first bad record raises :class:`LogFormatError` naming file,
+        line, field, what was expected and what was found. When False bad records are skipped
+        and listed in ``report.rejected``.
+    report
+        A :class:`LoadReport` to fill in; ``report.read == report.loaded + len(report.rejected)``.
+    options
+        Passed to the format's reader (e.g. ``prompt=``/``response=`` column names for ``table``).
+
+    Examples
+    --------
+    >>> import welfare
+    >>> rep = welfare.LoadReport()
+    >>> convs = list(welfare.load("data/sample", strict=False, report=rep))  # doctest: +SKIP
+    """
+    if format is not None and format not in FORMATS:
+        raise UnknownFormatError(f"unknown format {format!r}", expected="one of: " + ", ".join(known_formats()),
+                                 found=repr(format))
+    rep = report if report is not None else LoadReport()
+    for path in expand_paths(paths):
+        fmt = format or detect_format(path)
+        rep.formats[path] = fmt
+        spec = FORMATS[fmt]
+        for item in spec.read(path, **options):
+            if isinstance(item, RecordError):
+                if strict:
+                    raise item.to_exception(path)
+                rep.rejected.append(Rejected(path, item.line, item.reason, item.field, item.record_id))
+                continue
+            item.metadata.setdefault("source_format", fmt)
+            rep.loaded += 1
+            yield item
+
+
+def load_all(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], **kwargs: Any) -> list[Transcript]:
+    """:func:`load` into a list (convenient in notebooks for small logs)."""
+    return list(load(paths, **kwargs))
+

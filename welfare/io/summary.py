@@ -1,0 +1,69 @@
+"""A summary of what a set of logs holds (``welfare info``)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from welfare.io._base import LoadReport
+from welfare.io._load import load
+
+__all__ = ["LogSummary", "summarize_logs"]
+
+
+@dataclass
+class LogSummary:
+    formats: dict[str, str] = field(default_factory=dict)
+    conversations: int = 0
+    branches: int = 0
+    messages_by_role: Counter[str] = field(default_factory=Counter)
+    endings: Counter[str] = field(default_factory=Counter)
+    report: LoadReport = field(default_factory=LoadReport)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": dict(self.formats),
+            "conversations": self.conversations,
+            "branches": self.branches,
+            "messages_by_role": dict(sorted(self.messages_by_role.items())),
+            "endings": dict(sorted(self.endings.items())),
+            "read": self.report.read,
+            "loaded": self.report.loaded,
+            "rejected": len(self.report.rejected),
+            "rejects": [str(r) for r in self.report.rejected],
+        }
+
+    def to_text(self) -> str:
+        lines = [f"files: {len(self.formats)}"]
+        for path, fmt in self.formats.items():
+            lines.append(f"  {path}  [{fmt}]")
+        lines.append(f"conversations: {self.conversations}  (read {self.report.read}, "
+                     f"rejected {len(self.report.rejected)})")
+        lines.append(f"branches: {self.branches}")
+        lines.append("messages by role: " + ", ".join(f"{r} {n}" for r, n in sorted(self.messages_by_role.items())))
+        lines.append("endings (active branch): " + (", ".join(f"{k} {n}" for k, n in sorted(self.endings.items()))
+                                                   or "none"))
+        for rej in self.report.rejected[:20]:
+            lines.append(f"  rejected: {rej}")
+        if len(self.report.rejected) > 20:
+            lines.append(f"  ... and {len(self.report.rejected) - 20} more rejected")
+        return "\n".join(lines)
+
+
+def summarize_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, format: str | None = None,
+                   strict: bool = True) -> LogSummary:
+    """Count conversations, branches, messages by role and endings; streams the logs once."""
+    summary = LogSummary()
+    for t in load(paths, format=format, strict=strict, report=summary.report):
+        summary.conversations += 1
+        branches = t.branches()
+        summary.branches += len(branches)
+        summary.messages_by_role.update(m.role for m in t.messages)
+        active = next(b for b in branches if b.is_active)
+        end = active.ending
+        summary.endings[f"{end.by}:{end.method}" if end.ended else "not ended"] += 1
+    summary.formats = dict(summary.report.formats)
+    return summary
