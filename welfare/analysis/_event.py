@@ -1,0 +1,202 @@
+"""Turn-aligned event study: a metric's trajectory around an anchor turn, per arm, with cluster-bootstrap bands."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from welfare.analysis._bootstrap import bootstrap_counts
+from welfare.analysis._results import (
+    AnalysisInputError,
+    check_confidence,
+    check_n_boot,
+    make_result,
+    numeric_outcome,
+    require_columns,
+    resolve_levels,
+)
+
+__all__ = ["align_to_anchor", "event_study"]
+
+EVENT_COLUMNS = ("arm", "turn")
+
+
+def _units(messages: pd.DataFrame, unit: Sequence[str]) -> pd.Series:
+    present = [c for c in unit if c in messages.columns]
+    if not present:
+        raise AnalysisInputError(f"messages need the unit column(s) {list(unit)} (e.g. conversation_id, branch_id)")
+    if len(present) == 1:
+        return pd.Series(pd.factorize(messages[present[0]])[0], index=messages.index)
+    return pd.Series(messages.groupby(present, sort=False, dropna=False).ngroup().to_numpy(), index=messages.index)
+
+
+def align_to_anchor(
+    messages: pd.DataFrame,
+    anchor: str | pd.Series,
+    *,
+    role: str | None = "assistant",
+    occurrence: int = 1,
+    unit: Sequence[str] = ("conversation_id", "branch_id"),
+    order: str = "message_index",
+) -> pd.DataFrame:
+    """Rows of ``role`` with their turn relative to the anchor (``relative_turn``; branches without one dropped).
+
+    The anchor is the ``occurrence``-th row (in ``order``) of each branch where ``anchor`` is true: ``anchor`` is a
+    boolean column name or a boolean Series aligned with ``messages`` (e.g. ``messages.refusal.eq("full")`` for
+    the first refusal, ``(messages.role == "user") & (messages.hostility > 0.5)`` for the first hostile user
+    turn, ``occurrence=k`` for the k-th redirect). A numeric column is read as the anchor's ``order`` value per
+    branch. Turn 0 is the first ``role`` row at or after the anchor, -1 the last one before it; ``role=None``
+    counts every message.
+    """
+    require_columns(messages, [order, "role" if role is not None else None], argument="messages")
+    if not isinstance(occurrence, (int, np.integer)) or occurrence < 1:
+        raise AnalysisInputError(f"occurrence must be a positive integer (1 = first anchor), got {occurrence!r}")
+    frame = messages.copy()
+    frame["_unit"] = _units(frame, unit)
+    if isinstance(anchor, pd.Series):
+        if not anchor.index.equals(messages.index):
+            raise AnalysisInputError("an anchor Series must have the same index as messages")
+        flags = anchor
+        anchor_name = anchor.name or "anchor"
+    else:
+        require_columns(messages, [anchor], argument="messages")
+        flags = messages[anchor]
+        anchor_name = anchor
+    frame = frame.sort_values(["_unit", order], kind="stable")
+    is_flag = pd.api.types.is_bool_dtype(flags) or (
+        flags.dtype == object and all(isinstance(v, (bool, np.bool_)) for v in flags.dropna())
+    )
+    if is_flag:
+        hits = frame.loc[flags.reindex(frame.index).fillna(False).astype(bool)]
+        nth = hits.groupby("_unit", sort=False)[order].nth(occurrence - 1)
+        at = pd.Series(nth.to_numpy(), index=hits.loc[nth.index, "_unit"].to_numpy())
+    elif pd.api.types.is_numeric_dtype(flags):
+        at = frame.assign(_a=flags).groupby("_unit")["_a"].first().dropna()
+    else:
+        raise AnalysisInputError(
+            f"anchor {anchor_name!r} must be boolean (true at anchor rows) or numeric (the anchor's {order} per "
+            f"branch); found dtype {flags.dtype}"
+        )
+    rows = frame if role is None else frame[frame["role"] == role]
+    rows = rows[rows["_unit"].isin(at.index)].copy()
+    rows["_pos"] = rows.groupby("_unit", sort=False).cumcount()
+    anchor_at = rows["_unit"].map(at)
+    before = (rows[order] < anchor_at).groupby(rows["_unit"]).transform("sum")
+    rows["relative_turn"] = (rows["_pos"] - before).astype(int)
+    return rows.drop(columns=["_pos"])
+
+
+def event_study(
+    messages: pd.DataFrame,
+    metric: str,
+    anchor: str | pd.Series,
+    *,
+    window: int = 5,
+    arm: str | None = None,
+    treatment: Any | None = None,
+    control: Any | None = None,
+    cluster: str | None = None,
+    role: str | None = "assistant",
+    occurrence: int = 1,
+    unit: Sequence[str] = ("conversation_id", "branch_id"),
+    order: str = "message_index",
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Mean of ``metric`` at each turn from ``-window`` to ``+window`` around the anchor, per arm.
+
+    See :func:`align_to_anchor` for the anchor and turn conventions. Bands are cluster-bootstrap percentile
+    intervals (``cluster`` column, default each branch), all turns from the same draws; clusters are resampled
+    within arm when each sits in one arm. With ``arm``, rows for the treatment - control difference per turn
+    follow the per-arm rows (with bootstrap p-values).
+
+    Later turns are seen only in branches that lasted that long, so the mix of branches changes along the
+    trajectory (``n_obs`` per turn shows it); an ending tool that shortens distressing branches changes that mix.
+
+    Returns
+    -------
+    DataFrame
+        Fixed result columns plus ``arm`` (the level, ``"all"``, or the contrast for difference rows) and
+        ``turn`` (relative turn).
+    """
+    require_columns(messages, [metric, arm, cluster], argument="messages")
+    confidence = check_confidence(confidence)
+    n_boot = check_n_boot(n_boot)
+    if not isinstance(window, (int, np.integer)) or window < 0:
+        raise AnalysisInputError(f"window must be a non-negative integer number of turns, got {window!r}")
+    aligned = align_to_anchor(messages, anchor, role=role, occurrence=occurrence, unit=unit, order=order)
+    aligned["_y"] = numeric_outcome(aligned, metric)
+    aligned = aligned[aligned["relative_turn"].abs().le(window) & aligned["_y"].notna()]
+    if arm is not None:
+        per_unit = aligned.groupby("_unit")[arm].nunique()
+        if (per_unit > 1).any():
+            raise AnalysisInputError(f"arm column {arm!r} changes within a conversation branch; it must be constant")
+        treated, control = resolve_levels(messages, arm, treatment, control)
+        levels = [control, *treated]
+        aligned = aligned[aligned[arm].isin(levels)]
+    else:
+        levels = ["all"]
+    turns = np.arange(-window, window + 1)
+    method = (f"mean per turn; cluster bootstrap percentile ({n_boot} draws); "
+              f"clusters: {cluster or 'conversation branch'}")
+    if aligned.empty:
+        rows = [{"outcome": metric, "contrast": "mean", "arm": str(lv), "turn": t, "n_obs": 0, "n_clusters": 0,
+                 "method": method} for lv in levels for t in turns]
+        return make_result(rows, EVENT_COLUMNS)
+    cl = aligned[cluster] if cluster else aligned["_unit"]
+    if cl.isna().any():
+        raise AnalysisInputError(f"cluster column {cluster!r} has missing values among the aligned rows")
+    codes, uniques = pd.factorize(cl, sort=True)
+    n_cl = len(uniques)
+    col = np.searchsorted(turns, aligned["relative_turn"].to_numpy())
+    y = aligned["_y"].to_numpy()
+    arm_values = aligned[arm].to_numpy() if arm else np.array(["all"] * len(aligned), dtype=object)
+    sums, counts = {}, {}
+    for lv in levels:
+        mask = arm_values == lv
+        s = np.zeros((n_cl, turns.size))
+        n = np.zeros((n_cl, turns.size))
+        np.add.at(s, (codes[mask], col[mask]), y[mask])
+        np.add.at(n, (codes[mask], col[mask]), 1.0)
+        sums[lv], counts[lv] = s, n
+    in_arm = np.stack([counts[lv].sum(axis=1) > 0 for lv in levels], axis=1)
+    nested = bool(np.all(in_arm.sum(axis=1) <= 1))
+    strata = np.argmax(in_arm, axis=1) if nested else np.zeros(n_cl, dtype=int)
+    draws: dict[Any, list[np.ndarray]] = {lv: [] for lv in levels}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for block in bootstrap_counts(strata, n_boot, seed):
+            for lv in levels:
+                draws[lv].append(block @ sums[lv] / (block @ counts[lv]))
+    stacked = {lv: np.concatenate(draws[lv]) for lv in levels}
+    alpha = 1 - confidence
+    rows = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimates = {lv: sums[lv].sum(axis=0) / counts[lv].sum(axis=0) for lv in levels}
+    for lv in levels:
+        for j, t in enumerate(turns):
+            d = stacked[lv][:, j]
+            d = d[np.isfinite(d)]
+            row = {"outcome": metric, "contrast": "mean", "arm": str(lv), "turn": int(t),
+                   "estimate": estimates[lv][j], "n_obs": counts[lv][:, j].sum(),
+                   "n_clusters": int((counts[lv][:, j] > 0).sum()), "method": method}
+            if d.size >= 2 and np.isfinite(estimates[lv][j]):
+                row.update(se=np.std(d, ddof=1), ci_low=np.quantile(d, alpha / 2), ci_high=np.quantile(d, 1 - alpha / 2))
+            rows.append(row)
+    if arm is not None:
+        from welfare.analysis._bootstrap import percentile_summary
+
+        for lv in levels[1:]:
+            label = f"{lv} - {control}"
+            for j, t in enumerate(turns):
+                est = estimates[lv][j] - estimates[control][j]
+                se, low, high, p = percentile_summary(est, stacked[lv][:, j] - stacked[control][:, j], confidence)
+                rows.append({"outcome": metric, "contrast": label, "arm": label, "turn": int(t), "estimate": est,
+                             "se": se, "ci_low": low, "ci_high": high, "p_value": p,
+                             "n_obs": counts[lv][:, j].sum() + counts[control][:, j].sum(),
+                             "n_clusters": int(((counts[lv][:, j] + counts[control][:, j]) > 0).sum()),
+                             "method": method.replace("mean per turn", "difference in means per turn")})
+    return make_result(rows, EVENT_COLUMNS)

@@ -1,0 +1,274 @@
+"""Regression estimators on statsmodels: OLS / logistic / Poisson / negative binomial with cluster-robust SEs,
+linear mixed models with random intercepts, GEE, and the before/after-rollout design."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from welfare.analysis._results import (
+    AnalysisInputError,
+    check_confidence,
+    make_result,
+    numeric_outcome,
+    require_columns,
+)
+
+__all__ = ["before_after", "gee", "mixed", "regress"]
+
+Family = Literal["linear", "logistic", "poisson", "negbin"]
+_FAMILIES = ("linear", "logistic", "poisson", "negbin")
+
+
+def _check_formula(formula: str) -> None:
+    if not isinstance(formula, str) or "~" not in formula:
+        raise AnalysisInputError(
+            f"formula must be a string like 'distress_mean ~ C(condition) + C(model)', got {formula!r}"
+        )
+
+
+def _keep_term(name: str, terms: Sequence[str] | None) -> bool:
+    if terms is None:
+        return name != "Intercept"
+    return any(t == name or t in name for t in terms)
+
+
+def _rows(
+    outcome: str, params: pd.Series, bse: pd.Series, pvalues: pd.Series, ci: pd.DataFrame, *,
+    terms: Sequence[str] | None, exponentiate: bool, n_clusters: float, n_obs: float, method: str,
+) -> list[dict[str, Any]]:
+    rows = []
+    for name in params.index:
+        if name == "alpha" or not _keep_term(str(name), terms):
+            continue
+        est, se = float(params[name]), float(bse[name])
+        low, high = float(ci.loc[name].iloc[0]), float(ci.loc[name].iloc[1])
+        if exponentiate:  # report exp(b) with its delta-method SE, and the exponentiated interval
+            est, se, low, high = np.exp(est), np.exp(est) * se, np.exp(low), np.exp(high)
+        rows.append({"outcome": outcome, "contrast": str(name), "estimate": est, "se": se, "ci_low": low,
+                     "ci_high": high, "p_value": float(pvalues[name]), "n_clusters": n_clusters,
+                     "n_obs": n_obs, "method": method})
+    return rows
+
+
+def _groups_for(data: pd.DataFrame, model: Any, cluster: str) -> np.ndarray:
+    labels = model.data.row_labels
+    ids = data.loc[labels, cluster] if labels is not None else data[cluster]
+    if ids.isna().any():
+        raise AnalysisInputError(
+            f"cluster column {cluster!r} is missing at row {ids.index[ids.isna()][0]!r}; fill it or drop those rows"
+        )
+    return pd.factorize(ids, sort=True)[0]
+
+
+def regress(
+    data: pd.DataFrame,
+    formula: str,
+    *,
+    cluster: str | None = None,
+    family: Family = "linear",
+    terms: Sequence[str] | None = None,
+    exponentiate: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Regression with cluster-robust standard errors (statsmodels formula API).
+
+    Parameters
+    ----------
+    formula
+        Patsy-style formula, e.g. ``"distress_mean ~ C(condition) + C(model)"``.
+    cluster
+        Column of the independent unit; SEs are cluster-robust (``cov_type="cluster"``, CR1 small-sample
+        correction; t with ``G - 1`` degrees of freedom for the linear model). ``None``: model-based SEs.
+    family
+        ``"linear"`` (OLS), ``"logistic"`` (Logit), ``"poisson"`` or ``"negbin"`` (NB2, dispersion estimated;
+        its ``alpha`` row is not reported).
+    terms
+        Keep coefficients whose name equals or contains one of these strings (default: all but the intercept).
+    exponentiate
+        Report ``exp(b)`` (odds / rate ratios) with the exponentiated interval and the delta-method SE.
+
+    Returns
+    -------
+    DataFrame
+        One row per coefficient; ``contrast`` is the coefficient name, ``outcome`` the formula's left side.
+    """
+    _check_formula(formula)
+    if not isinstance(data, pd.DataFrame):
+        raise AnalysisInputError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    require_columns(data, [cluster])
+    confidence = check_confidence(confidence)
+    if family not in _FAMILIES:
+        raise AnalysisInputError(f"family must be one of {list(_FAMILIES)}, got {family!r}")
+    maker = {"linear": smf.ols, "logistic": smf.logit, "poisson": smf.poisson, "negbin": smf.negativebinomial}[family]
+    data = data.reset_index(drop=True)
+    try:
+        model = maker(formula, data=data)
+    except Exception as err:  # patsy / formulaic report unknown names here
+        raise AnalysisInputError(f"cannot build the model from formula {formula!r}: {err}") from err
+    fit_kwargs: dict[str, Any] = {} if family == "linear" else {"disp": 0}
+    if cluster is not None:
+        groups = _groups_for(data, model, cluster)
+        fit_kwargs.update(cov_type="cluster", cov_kwds={"groups": groups})
+        if family == "linear":
+            fit_kwargs["use_t"] = True
+        n_clusters: float = float(len(np.unique(groups)))
+        se_kind = "cluster-robust CR1" + (", t(G-1)" if family == "linear" else ", z")
+    else:
+        n_clusters = np.nan
+        se_kind = "model-based SEs"
+    fit = model.fit(**fit_kwargs)
+    outcome = str(model.endog_names)
+    ci = fit.conf_int(alpha=1 - confidence)
+    where = f"; clusters: {cluster}" if cluster else "; rows independent"
+    method = f"{ {'linear': 'OLS', 'logistic': 'logistic', 'poisson': 'Poisson', 'negbin': 'negative binomial'}[family] }"
+    method = method.strip() + f" regression; {se_kind}" + (", exponentiated" if exponentiate else "") + where
+    rows = _rows(outcome, fit.params, fit.bse, fit.pvalues, pd.DataFrame(ci), terms=terms, exponentiate=exponentiate,
+                 n_clusters=n_clusters, n_obs=float(fit.nobs), method=method)
+    return make_result(rows)
+
+
+def mixed(
+    data: pd.DataFrame,
+    formula: str,
+    group: str,
+    *,
+    nested: str | None = None,
+    terms: Sequence[str] | None = None,
+    reml: bool = True,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Linear mixed model with a random intercept per ``group`` (statsmodels ``MixedLM``).
+
+    ``nested`` adds a variance component for a level inside ``group`` (e.g. ``conversation_id`` within
+    ``user_id`` for message rows). Fixed-effect rows only; Wald z intervals and p-values.
+    """
+    _check_formula(formula)
+    require_columns(data, [group, nested])
+    confidence = check_confidence(confidence)
+    data = data.dropna(subset=[c for c in (group, nested) if c]).reset_index(drop=True)
+    vc = {"nested": f"0 + C({nested})"} if nested else None
+    try:
+        model = smf.mixedlm(formula, data=data, groups=group, vc_formula=vc, missing="drop")
+    except Exception as err:
+        raise AnalysisInputError(f"cannot build the mixed model from formula {formula!r}: {err}") from err
+    fit = model.fit(reml=reml)
+    ci = fit.conf_int(alpha=1 - confidence).loc[fit.fe_params.index]
+    extra = f", variance component for {nested}" if nested else ""
+    method = f"linear mixed model, random intercept per {group}{extra} ({'REML' if reml else 'ML'}); Wald z"
+    rows = _rows(str(model.endog_names), fit.fe_params, fit.bse_fe, fit.pvalues.loc[fit.fe_params.index], ci,
+                 terms=terms, exponentiate=False, n_clusters=float(len(model.group_labels)),
+                 n_obs=float(fit.nobs), method=method)
+    return make_result(rows)
+
+
+def gee(
+    data: pd.DataFrame,
+    formula: str,
+    group: str,
+    *,
+    family: Literal["linear", "logistic", "poisson"] = "linear",
+    cov_struct: Literal["exchangeable", "independence"] = "exchangeable",
+    terms: Sequence[str] | None = None,
+    exponentiate: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Generalised estimating equations (statsmodels ``GEE``) with robust (sandwich) SEs clustered on ``group``."""
+    _check_formula(formula)
+    require_columns(data, [group])
+    confidence = check_confidence(confidence)
+    families = {"linear": sm.families.Gaussian(), "logistic": sm.families.Binomial(), "poisson": sm.families.Poisson()}
+    if family not in families:
+        raise AnalysisInputError(f"family must be one of {list(families)}, got {family!r}")
+    structs = {"exchangeable": sm.cov_struct.Exchangeable, "independence": sm.cov_struct.Independence}
+    if cov_struct not in structs:
+        raise AnalysisInputError(f"cov_struct must be one of {list(structs)}, got {cov_struct!r}")
+    data = data.dropna(subset=[group]).reset_index(drop=True)
+    try:
+        model = smf.gee(formula, groups=group, data=data, family=families[family], cov_struct=structs[cov_struct](),
+                        missing="drop")
+    except Exception as err:
+        raise AnalysisInputError(f"cannot build the GEE model from formula {formula!r}: {err}") from err
+    fit = model.fit()
+    ci = fit.conf_int(alpha=1 - confidence)
+    method = f"GEE ({family}, {cov_struct}), robust SEs clustered on {group}" + (", exponentiated" if exponentiate else "")
+    rows = _rows(str(model.endog_names), fit.params, fit.bse, fit.pvalues, pd.DataFrame(ci), terms=terms,
+                 exponentiate=exponentiate, n_clusters=float(len(np.unique(model.groups))), n_obs=float(fit.nobs),
+                 method=method)
+    return make_result(rows)
+
+
+def before_after(
+    data: pd.DataFrame,
+    outcome: str | Sequence[str],
+    *,
+    period: str | None = None,
+    time: str = "started_at",
+    rollout: str | pd.Timestamp | None = None,
+    adjust: Sequence[str] = ("model",),
+    user: str | None = "user_id",
+    cluster: str | None = "user_id",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Change after a rollout, adjusted for model and compared within users.
+
+    OLS of the outcome on an after-rollout indicator, indicator variables for each ``adjust`` column, and user
+    fixed effects (``user``; ``None`` drops them), with SEs clustered on ``cluster``. The period comes from a
+    boolean column ``period`` (True = after) or from ``time >= rollout``. Without randomisation this estimates
+    the before/after difference among users seen in both periods, which also absorbs anything else that changed
+    at the rollout date (see docs/estimands.md).
+
+    Returns
+    -------
+    DataFrame
+        One row per outcome; ``contrast`` is ``"after - before"``.
+    """
+    outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+    require_columns(data, [*outcomes, period, *adjust, user, cluster] + ([time] if period is None else []))
+    confidence = check_confidence(confidence)
+    if period is None:
+        if rollout is None:
+            raise AnalysisInputError("before_after needs period=<boolean column> or rollout=<date> (with time=<column>)")
+        when = pd.to_datetime(data[time], utc=True, errors="coerce")
+        cut = pd.Timestamp(rollout)
+        cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
+        after: pd.Series = (when >= cut).astype("float64").where(when.notna())
+        label = f"{time} >= {rollout}"
+    else:
+        after = data[period].astype("float64")
+        label = f"{period} is true"
+    rows = []
+    for name in outcomes:
+        frame = pd.DataFrame({"y": numeric_outcome(data, name), "after": after.astype("float64")})
+        rhs = ["after"]
+        for k, col in enumerate(adjust):
+            frame[f"adj{k}"] = data[col].astype(str).where(data[col].notna())
+            rhs.append(f"C(adj{k})")
+        if user is not None:
+            frame["user"] = data[user].astype(str).where(data[user].notna())
+            rhs.append("C(user)")
+        if cluster is not None:
+            frame["cluster"] = data[cluster]
+        frame = frame.dropna().reset_index(drop=True)
+        if frame["after"].nunique() < 2:
+            rows.append({"outcome": name, "contrast": "after - before", "n_obs": len(frame),
+                         "method": "before/after OLS; needs rows on both sides of the rollout"})
+            continue
+        fit_kwargs: dict[str, Any] = {}
+        if cluster is not None:
+            fit_kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(frame["cluster"])[0]},
+                          "use_t": True}
+        fit = smf.ols("y ~ " + " + ".join(rhs), data=frame).fit(**fit_kwargs)
+        low, high = fit.conf_int(alpha=1 - confidence).loc["after"]
+        adjusted = ", ".join([*adjust, *([f"{user} fixed effects"] if user else [])]) or "nothing"
+        rows.append({"outcome": name, "contrast": "after - before", "estimate": fit.params["after"],
+                     "se": fit.bse["after"], "ci_low": low, "ci_high": high, "p_value": fit.pvalues["after"],
+                     "n_clusters": frame["cluster"].nunique() if cluster else np.nan, "n_obs": fit.nobs,
+                     "method": f"before/after OLS ({label}); adjusted for {adjusted}; "
+                               + (f"cluster-robust CR1 by {cluster}, t(G-1)" if cluster else "model-based SEs")})
+    return make_result(rows)

@@ -1,0 +1,190 @@
+"""Policy audit: how endings were used (Wilson rates by model and arm), and what users did after an ending."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from welfare.analysis._compare import _wilson_row, group_label, paired_effect
+from welfare.analysis._results import AnalysisInputError, check_confidence, make_result, require_columns
+
+__all__ = ["ENDING_POLICIES", "after_ending", "follow_ups", "policy_audit"]
+
+#: Values of the conversation table's ``ending_policy`` column (docs/architecture.md).
+ENDING_POLICIES: tuple[str, ...] = ("last_resort", "user_request", "risk_violation", "premature", "not_ended")
+FOLLOW_UP_KINDS: tuple[str, ...] = ("new_chat", "branch", "none")
+KEYS = ("conversation_id", "branch_id")
+
+
+def policy_audit(
+    conversations: pd.DataFrame,
+    by: Sequence[str] = ("model", "condition"),
+    *,
+    column: str = "ending_policy",
+    ended_only: bool = False,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Share of branches in each ending-policy category, per group, with Wilson intervals.
+
+    Categories are ``last_resort``, ``user_request``, ``risk_violation`` (ended although the user seemed at
+    risk), ``premature`` (ended before redirection was tried) and ``not_ended``. Every category gets a row in
+    every group (zero counts included). ``ended_only=True`` uses ended branches as the denominator (and drops
+    ``not_ended``). Rows with a missing category are left out.
+
+    Returns
+    -------
+    DataFrame
+        Fixed result columns (``contrast`` = the category; no p-values) plus ``group``, ``category``, ``count``.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    require_columns(conversations, [column, *by], argument="conversations")
+    confidence = check_confidence(confidence)
+    values = conversations[column]
+    unknown = sorted(set(values.dropna().unique()) - set(ENDING_POLICIES), key=str)
+    if unknown:
+        raise AnalysisInputError(
+            f"column {column!r} has value(s) {unknown} that are not ending policies; expected one of "
+            f"{list(ENDING_POLICIES)} (see docs/architecture.md)"
+        )
+    frame = conversations.loc[values.notna(), by].assign(_cat=values[values.notna()])
+    categories = list(ENDING_POLICIES)
+    if ended_only:
+        frame = frame[frame["_cat"] != "not_ended"]
+        categories.remove("not_ended")
+    groups = frame.groupby(by, observed=True, dropna=False, sort=True) if by else [((), frame)]
+    rows = []
+    for keys, grp in groups:
+        label = group_label(keys, by)
+        for cat in categories:
+            row = _wilson_row(column, label, (grp["_cat"] == cat).astype(float), confidence, contrast=cat)
+            row["category"] = cat
+            row["method"] = "share of " + ("ended branches" if ended_only else "branches") + "; Wilson score interval"
+            rows.append(row)
+    return make_result(rows, ("group", "category", "count"))
+
+
+def follow_ups(
+    conversations: pd.DataFrame,
+    *,
+    user: str = "user_id",
+    time: str = "started_at",
+    outcome: str = "distress_mean",
+) -> pd.DataFrame:
+    """For every branch the assistant ended, what the user did next.
+
+    * ``new_chat``: a conversation whose ``previous_conversation_id`` is the ended one, when that column exists
+      and links anything; otherwise the user's next conversation by ``time`` (active branch).
+    * ``branch``: another branch of the same conversation (the user edited an earlier message). Without
+      per-message times the table cannot tell whether that branch was made before or after the ending.
+    * ``none``: neither was found.
+
+    Returns
+    -------
+    DataFrame
+        One row per (ended branch, follow-up): ``conversation_id, branch_id, user_id, follow_up_kind,
+        follow_up_conversation_id, follow_up_branch_id, outcome_ended, outcome_follow_up, follow_up_ended``.
+    """
+    require_columns(conversations, [*KEYS, "ended_by", user, outcome], argument="conversations")
+    convs = conversations.reset_index(drop=True)
+    active = convs["is_active_branch"].astype(bool) if "is_active_branch" in convs.columns else pd.Series(
+        True, index=convs.index)
+    ended = convs[convs["ended_by"].eq("assistant")]
+    linked = "previous_conversation_id" in convs.columns and convs["previous_conversation_id"].notna().any()
+    if not linked:
+        require_columns(convs, [time], argument="conversations")
+    heads = convs[active].drop_duplicates("conversation_id")
+    if linked:
+        by_previous = heads.dropna(subset=["previous_conversation_id"]).groupby("previous_conversation_id")
+        children = {k: g for k, g in by_previous}
+    else:
+        heads = heads.assign(_t=pd.to_datetime(heads[time], utc=True, errors="coerce"))
+    rows: list[dict[str, Any]] = []
+    for _, e in ended.iterrows():
+        base = {"conversation_id": e["conversation_id"], "branch_id": e["branch_id"], "user_id": e[user],
+                "outcome_ended": e[outcome]}
+        found: list[tuple[str, pd.Series]] = []
+        if linked:
+            nxt = children.get(e["conversation_id"])
+            if nxt is not None:
+                found.extend(("new_chat", r) for _, r in nxt.iterrows())
+        elif pd.notna(e[user]):
+            t0 = pd.to_datetime(e[time], utc=True, errors="coerce")
+            later = heads[(heads[user] == e[user]) & (heads["conversation_id"] != e["conversation_id"])]
+            later = later[later["_t"] > t0] if pd.notna(t0) else later.iloc[0:0]
+            if len(later):
+                found.append(("new_chat", later.sort_values("_t").iloc[0]))
+        siblings = convs[(convs["conversation_id"] == e["conversation_id"]) & (convs["branch_id"] != e["branch_id"])]
+        found.extend(("branch", r) for _, r in siblings.iterrows())
+        if not found:
+            rows.append({**base, "follow_up_kind": "none", "follow_up_conversation_id": None,
+                         "follow_up_branch_id": None, "outcome_follow_up": np.nan, "follow_up_ended": np.nan})
+        for kind, r in found:
+            rows.append({**base, "follow_up_kind": kind, "follow_up_conversation_id": r["conversation_id"],
+                         "follow_up_branch_id": r["branch_id"], "outcome_follow_up": r[outcome],
+                         "follow_up_ended": float(r["ended_by"] == "assistant")})
+    columns = ["conversation_id", "branch_id", "user_id", "follow_up_kind", "follow_up_conversation_id",
+               "follow_up_branch_id", "outcome_ended", "outcome_follow_up", "follow_up_ended"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def after_ending(
+    conversations: pd.DataFrame,
+    *,
+    outcome: str = "distress_mean",
+    user: str = "user_id",
+    time: str = "started_at",
+    n_boot: int = 2000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """What users do after the assistant ends a branch, and whether apparent distress recurs there.
+
+    Rows, in order: the share of ended branches followed by a new chat, by another branch, by neither (Wilson
+    intervals; ``outcome`` = ``"follow_up"``); for each follow-up kind, the mean difference follow-up minus ended
+    branch in ``outcome`` (cluster bootstrap over users; ``contrast`` = ``"<kind> - ended"``) and the share of
+    follow-ups the assistant ended again (``outcome`` = ``"ended_again"``). See :func:`follow_ups` for how
+    follow-ups are found. No ended branch: every estimate is NaN.
+
+    Returns
+    -------
+    DataFrame
+        Fixed result columns plus ``group`` (the follow-up kind) and ``count``.
+    """
+    confidence = check_confidence(confidence)
+    links = follow_ups(conversations, user=user, time=time, outcome=outcome)
+    rows: list[dict[str, Any]] = []
+    per_ending = links.drop_duplicates(["conversation_id", "branch_id", "follow_up_kind"])
+    n_ended = links.drop_duplicates(["conversation_id", "branch_id"]).shape[0]
+    ended_keys = links[["conversation_id", "branch_id"]].drop_duplicates()
+    for kind in FOLLOW_UP_KINDS:
+        has = per_ending[per_ending["follow_up_kind"] == kind][["conversation_id", "branch_id"]]
+        flag = ended_keys.merge(has.assign(_f=1.0), how="left", on=["conversation_id", "branch_id"])["_f"].fillna(0.0)
+        row = _wilson_row("follow_up", kind, flag if n_ended else pd.Series(dtype=float), confidence, contrast=kind)
+        row["method"] = "share of assistant-ended branches; Wilson score interval"
+        rows.append(row)
+    for kind in ("new_chat", "branch"):
+        sub = links[(links["follow_up_kind"] == kind)].copy()
+        sub = sub.dropna(subset=["outcome_ended", "outcome_follow_up"])
+        label = f"{kind} - ended"
+        row = {"outcome": outcome, "contrast": label, "group": kind, "n_obs": 2 * len(sub),
+                               "method": "mean paired difference; cluster bootstrap percentile; clusters: user"}
+        if len(sub) and sub["user_id"].notna().all():
+            sub["_pair"] = np.arange(len(sub))
+            long = pd.concat([
+                sub.assign(_y=sub["outcome_follow_up"], _arm="follow_up"),
+                sub.assign(_y=sub["outcome_ended"], _arm="ended"),
+            ])
+            res = paired_effect(long, "_y", "_arm", "_pair", treatment="follow_up", control="ended",
+                                cluster="user_id", n_boot=n_boot, seed=seed, confidence=confidence)
+            row.update({k: res.iloc[0][k] for k in ("estimate", "se", "ci_low", "ci_high", "p_value", "n_clusters",
+                                                      "n_obs")})
+            row["method"] = str(res.iloc[0]["method"])
+        rows.append(row)
+        again = _wilson_row("ended_again", kind, sub["follow_up_ended"].dropna() if len(sub) else
+                            pd.Series(dtype=float), confidence, contrast=kind)
+        again["method"] = f"share of {kind} follow-ups the assistant ended again; Wilson score interval"
+        rows.append(again)
+    return make_result(rows, ("group", "count"))
