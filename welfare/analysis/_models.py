@@ -229,11 +229,11 @@ def before_after(
         One row per outcome; ``contrast`` is ``"after - before"``.
     """
     outcomes = [outcome] if isinstance(outcome, str) else list(outcome)
+    if period is None and rollout is None:
+        raise AnalysisInputError("before_after needs period=<boolean column> or rollout=<date> (with time=<column>)")
     require_columns(data, [*outcomes, period, *adjust, user, cluster] + ([time] if period is None else []))
     confidence = check_confidence(confidence)
     if period is None:
-        if rollout is None:
-            raise AnalysisInputError("before_after needs period=<boolean column> or rollout=<date> (with time=<column>)")
         when = pd.to_datetime(data[time], utc=True, errors="coerce")
         cut = pd.Timestamp(rollout)
         cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")

@@ -1,0 +1,138 @@
+"""Turn-aligned event study, the policy audit and what users do after an ending."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from welfare.analysis import (
+    RESULT_COLUMNS,
+    AnalysisInputError,
+    after_ending,
+    align_to_anchor,
+    event_study,
+    follow_ups,
+    policy_audit,
+)
+
+
+def messages(n_conv: int = 40, seed: int = 0) -> pd.DataFrame:
+    """Alternating user/assistant turns; assistant distress = 10·arm + (turns since the first refusal) + noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in range(n_conv):
+        arm = "tool" if c % 2 else "baseline"
+        n_turns = int(rng.integers(4, 9))
+        first_refusal = int(rng.integers(1, n_turns))
+        for i in range(2 * n_turns):
+            turn = i // 2
+            role = "user" if i % 2 == 0 else "assistant"
+            rows.append({"conversation_id": f"c{c}", "branch_id": "0", "message_index": i, "role": role,
+                         "condition": arm, "user_id": f"u{c // 4}",
+                         "refused": role == "assistant" and turn >= first_refusal,
+                         "distress": 10.0 * (arm == "tool") + (turn - first_refusal) + rng.normal(scale=0.1)
+                         if role == "assistant" else np.nan})
+    return pd.DataFrame(rows)
+
+
+def test_alignment_counts_turns_of_the_role_from_the_anchor() -> None:
+    msgs = messages(6)
+    aligned = align_to_anchor(msgs, "refused")
+    assert (aligned.role == "assistant").all()
+    first = aligned[aligned.refused].groupby("conversation_id").relative_turn.min()
+    assert (first == 0).all()
+    # distress encodes the true relative turn; the alignment recovers it
+    assert np.allclose(aligned.distress - 10 * (aligned.condition == "tool"), aligned.relative_turn, atol=0.5)
+    second = align_to_anchor(msgs, "refused", occurrence=2)
+    assert (second[second.refused].groupby("conversation_id").relative_turn.min() == -1).all()
+    by_index = msgs.assign(at=msgs.groupby("conversation_id").message_index.transform(
+        lambda s: s[msgs.loc[s.index, "refused"]].min()))
+    pd.testing.assert_series_equal(align_to_anchor(by_index, "at").relative_turn, aligned.relative_turn)
+
+
+def test_event_study_means_bands_and_differences() -> None:
+    msgs = messages()
+    res = event_study(msgs, "distress", "refused", window=2, arm="condition", cluster="user_id", n_boot=400)
+    assert tuple(res.columns) == (*RESULT_COLUMNS, "arm", "turn")
+    base = res[res.arm == "baseline"].set_index("turn")
+    assert base.estimate.to_numpy() == pytest.approx([-2, -1, 0, 1, 2], abs=0.1)
+    assert (base.ci_low <= base.estimate).all() and (base.estimate <= base.ci_high).all()
+    diff = res[res.contrast == "tool - baseline"].set_index("turn")
+    assert diff.estimate.to_numpy() == pytest.approx([10] * 5, abs=0.1)
+    assert (diff.p_value < 0.01).all() and diff.p_value.notna().all()
+    assert base.loc[0, "n_obs"] == 20  # every baseline conversation reaches its anchor
+    again = event_study(msgs, "distress", "refused", window=2, arm="condition", cluster="user_id", n_boot=400)
+    pd.testing.assert_frame_equal(res, again)
+
+
+def test_event_study_without_arm_and_errors() -> None:
+    msgs = messages(10)
+    res = event_study(msgs, "distress", msgs["refused"], window=1, n_boot=50)
+    assert set(res.arm) == {"all"} and list(res.turn) == [-1, 0, 1]
+    with pytest.raises(AnalysisInputError, match="window"):
+        event_study(msgs, "distress", "refused", window=-1)
+    with pytest.raises(AnalysisInputError, match="boolean"):
+        event_study(msgs, "distress", "condition")
+    none = msgs.assign(refused=False)
+    empty = event_study(none, "distress", "refused", window=1, n_boot=20)
+    assert empty.estimate.isna().all() and (empty.n_obs == 0).all()
+
+
+def conversations() -> pd.DataFrame:
+    rows = [
+        # user u1: ended c1, came back in c2 (linked by time); c1 also has an edited branch
+        ("c1", "a", True, "u1", "m", "tool", "2026-01-01T10:00:00Z", "assistant", "last_resort", 0.8),
+        ("c1", "b", False, "u1", "m", "tool", "2026-01-01T10:00:00Z", "none", "not_ended", 0.5),
+        ("c2", "0", True, "u1", "m", "tool", "2026-01-02T10:00:00Z", "assistant", "premature", 0.6),
+        # user u2: ended c3 and never came back
+        ("c3", "0", True, "u2", "m", "tool", "2026-01-01T10:00:00Z", "assistant", "user_request", 0.9),
+        ("c4", "0", True, "u3", "m", "baseline", "2026-01-01T10:00:00Z", "none", "not_ended", 0.1),
+        ("c5", "0", True, "u3", "m", "baseline", "2026-01-03T10:00:00Z", "none", "not_ended", 0.2),
+    ]
+    cols = ["conversation_id", "branch_id", "is_active_branch", "user_id", "model", "condition", "started_at",
+            "ended_by", "ending_policy", "distress_mean"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_policy_audit_rates_with_wilson_intervals() -> None:
+    res = policy_audit(conversations(), by=["condition"])
+    assert tuple(res.columns) == (*RESULT_COLUMNS, "group", "category", "count")
+    tool = res[res.group == "condition=tool"].set_index("category")
+    assert tool["count"].to_dict() == {"last_resort": 1, "user_request": 1, "risk_violation": 0, "premature": 1,
+                                       "not_ended": 1}
+    low, high = proportion_confint(1, 4, method="wilson")
+    assert (tool.loc["premature", "ci_low"], tool.loc["premature", "ci_high"]) == pytest.approx((low, high))
+    ended = policy_audit(conversations(), by=["condition"], ended_only=True)
+    assert "not_ended" not in set(ended.category)
+    assert ended[ended.group == "condition=tool"].estimate.sum() == pytest.approx(1.0)
+    with pytest.raises(AnalysisInputError, match="not ending policies"):
+        policy_audit(conversations().assign(ending_policy="rude"))
+
+
+def test_follow_ups_by_time_and_by_link() -> None:
+    links = follow_ups(conversations())
+    kinds = links.groupby(["conversation_id", "branch_id"]).follow_up_kind.apply(sorted).to_dict()
+    assert kinds == {("c1", "a"): ["branch", "new_chat"], ("c2", "0"): ["none"],
+                     ("c3", "0"): ["none"]}
+    new_chat = links[links.follow_up_kind == "new_chat"].iloc[0]
+    assert new_chat.follow_up_conversation_id == "c2" and new_chat.outcome_follow_up == 0.6
+    linked = conversations().assign(previous_conversation_id=[None, None, None, None, "c3", None])
+    by_link = follow_ups(linked)
+    row = by_link[(by_link.conversation_id == "c3") & (by_link.follow_up_kind == "new_chat")]
+    assert row.follow_up_conversation_id.tolist() == ["c4"]
+
+
+def test_after_ending_summarises_follow_ups_and_recurrence() -> None:
+    res = after_ending(conversations(), n_boot=200)
+    assert tuple(res.columns) == (*RESULT_COLUMNS, "group", "count")
+    share = res[res.outcome == "follow_up"].set_index("contrast")
+    assert share.estimate.to_dict() == pytest.approx({"new_chat": 1 / 3, "branch": 1 / 3, "none": 2 / 3})
+    diff = res[res.contrast == "new_chat - ended"].iloc[0]
+    assert diff.estimate == pytest.approx(0.6 - 0.8)
+    again = res[(res.outcome == "ended_again") & (res.contrast == "new_chat")].iloc[0]
+    assert again.estimate == 1.0 and again["count"] == 1
+    quiet = conversations().assign(ended_by="none")
+    empty = after_ending(quiet, n_boot=20)
+    assert empty.estimate.isna().all()
