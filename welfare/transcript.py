@@ -108,7 +108,8 @@ class Message:
         """The message's visible words: the string content, or its ``text`` blocks joined by blank lines.
 
         Tool results carried as blocks (Anthropic style) contribute their text too, so a
-        user turn that only returns a tool result is not empty.
+        user turn that only returns a tool result is not empty, and so do ``refusal`` blocks
+        (an OpenAI ``refusal`` field is the words the user sees).
         """
         if isinstance(self.content, str):
             return self.content
@@ -117,6 +118,8 @@ class Message:
             kind = block.get("type")
             if kind == "text":
                 parts.append(str(block.get("text", "")))
+            elif kind == "refusal":
+                parts.append(str(block.get("refusal", "")))
             elif kind == "tool_result":
                 inner = block.get("content")
                 if isinstance(inner, str):

@@ -1,13 +1,23 @@
 """Reading and writing conversation logs.
 
 ``welfare.io.load(paths)`` streams :class:`~welfare.transcript.Transcript` objects from any
-known format (detected per file, or chosen with ``format=``). Each format lives in its own
-module and registers itself on import; :func:`known_formats` lists them.
+known format (detected per file, or chosen with ``format=``); ``welfare.io.write(transcripts,
+path)`` writes any of them back. Each format lives in its own module and registers itself on
+import; :func:`known_formats` lists them. See ``docs/formats.md``.
 """
 
 from __future__ import annotations
 
-from welfare.io import canonical as _canonical  # noqa: F401  (registers the format)
+from welfare.io import anthropic as _anthropic  # noqa: F401  (each import registers a format)
+from welfare.io import canonical as _canonical  # noqa: F401
+from welfare.io import chatgpt as _chatgpt  # noqa: F401
+from welfare.io import claude as _claude  # noqa: F401
+from welfare.io import hh_rlhf as _hh_rlhf  # noqa: F401
+from welfare.io import inspect as _inspect  # noqa: F401
+from welfare.io import openai as _openai  # noqa: F401
+from welfare.io import sharegpt as _sharegpt  # noqa: F401
+from welfare.io import table as _table  # noqa: F401
+from welfare.io import wildchat as _wildchat  # noqa: F401
 from welfare.io._base import (
     FORMATS,
     FormatSpec,
@@ -20,10 +30,19 @@ from welfare.io._base import (
     register_format,
 )
 from welfare.io._load import detect_format, known_formats, load, load_all
+from welfare.io._write import (
+    MESSAGE_TABLE_COLUMNS,
+    format_for_path,
+    message_rows,
+    writable_formats,
+    write,
+    write_message_table,
+)
 from welfare.io.canonical import read_canonical, write_canonical
 
 __all__ = [
     "FORMATS",
+    "MESSAGE_TABLE_COLUMNS",
     "FormatSpec",
     "LoadReport",
     "LogFormatError",
@@ -32,10 +51,15 @@ __all__ = [
     "UnknownFormatError",
     "detect_format",
     "expand_paths",
+    "format_for_path",
     "known_formats",
     "load",
     "load_all",
+    "message_rows",
     "read_canonical",
     "register_format",
+    "writable_formats",
+    "write",
     "write_canonical",
+    "write_message_table",
 ]

@@ -33,6 +33,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """
     spath = os.fspath(path)
     head = read_head(spath)
+    if head.startswith(b"PAR1"):
+        head = _parquet_head(spath)
     name = logical_name(spath)
     for spec in sorted(FORMATS.values(), key=lambda s: -s.priority):
         if spec.sniff is not None and spec.sniff(head, name):
@@ -44,6 +46,20 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         found=repr(head[:80].decode("utf-8", "replace")),
         hint="Pass format=... (CLI: --format NAME) to choose one",
     )
+
+
+def _parquet_head(path: str) -> bytes:
+    """What sniffers see of a Parquet file: ``PAR1\\n`` and its column names, one a line.
+
+    The schema sits at the end of a Parquet file, out of reach of a first-bytes sniff.
+    """
+    try:
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+    except (OSError, ValueError):
+        return b"PAR1"
+    return ("PAR1\n" + "\n".join(names)).encode("utf-8")
 
 
 def load(

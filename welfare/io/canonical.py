@@ -72,6 +72,6 @@ register_format(FormatSpec(
     read=read_canonical,
     sniff=_sniff,
     write=write_canonical,
-    priority=10,
+    priority=50,
     extensions=(".jsonl",),
 ))

@@ -1,0 +1,387 @@
+"""Every log format: detection, what maps to what, and round trips through the canonical form."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import welfare.io as wio
+from welfare import Transcript
+from welfare.io import detect_format, load_all
+
+FIXTURES = Path(__file__).parent / "fixtures" / "formats"
+
+
+def make_eval(tmp_path: Path) -> Path:
+    """Zip the hand-written ``inspect_eval/`` tree into a ``.eval`` archive, as Inspect lays it out."""
+    out = tmp_path / "probe.eval"
+    root = FIXTURES / "inspect_eval"
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(root.rglob("*.json")):
+            archive.write(path, path.relative_to(root).as_posix())
+    return out
+
+
+def fixture(name: str, tmp_path: Path) -> Path:
+    return make_eval(tmp_path) if name == "probe.eval" else FIXTURES / name
+
+
+DETECTED = [
+    ("canonical.jsonl", "canonical"),
+    ("openai_chat.jsonl", "openai"),
+    ("anthropic_messages.jsonl", "anthropic"),
+    ("chatgpt/conversations.json", "chatgpt"),
+    ("claude/conversations.json", "claude"),
+    ("sharegpt.json", "sharegpt"),
+    ("hh_rlhf.jsonl", "hh_rlhf"),
+    ("wildchat.jsonl", "wildchat"),
+    ("table.csv", "table"),
+    ("probe.eval", "inspect"),
+]
+
+
+@pytest.mark.parametrize(("name", "fmt"), DETECTED)
+def test_each_fixture_is_detected_as_its_format(name, fmt, tmp_path):
+    assert detect_format(fixture(name, tmp_path)) == fmt
+
+
+def test_every_registered_format_has_a_fixture_and_a_writer():
+    assert {fmt for _, fmt in DETECTED} == set(wio.known_formats())
+    assert all(wio.FORMATS[f].write is not None for f in wio.known_formats())
+    assert "message_table" in wio.writable_formats()
+
+
+def test_table_with_other_column_names_is_not_guessed():
+    with pytest.raises(wio.UnknownFormatError) as info:
+        detect_format(FIXTURES / "table_custom.tsv")
+    assert "table" in str(info.value) and "--format" in str(info.value)
+
+
+def test_gzip_is_transparent_and_detection_ignores_the_gz_suffix(tmp_path):
+    gz = tmp_path / "pairs.jsonl.gz"
+    gz.write_bytes(gzip.compress((FIXTURES / "hh_rlhf.jsonl").read_bytes()))
+    assert detect_format(gz) == "hh_rlhf"
+    assert [t.id for t in load_all(gz)] == ["pairs:1", "pairs:2", "pairs:3"]
+
+
+def test_directories_and_globs_load_every_file_with_its_own_format(tmp_path):
+    shutil.copy(FIXTURES / "sharegpt.json", tmp_path / "a.json")
+    shutil.copy(FIXTURES / "wildchat.jsonl", tmp_path / "b.jsonl")
+    report = wio.LoadReport()
+    convs = load_all(tmp_path, report=report)
+    assert len(convs) == 4 and report.read == 4
+    assert sorted(report.formats.values()) == ["sharegpt", "wildchat"]
+    assert len(load_all(str(tmp_path / "*.jsonl"))) == 2
+
+
+# -- what maps to what -------------------------------------------------------------------------
+
+def test_openai_tool_calls_refusal_parts_and_choices():
+    convs = {t.id: t for t in load_all(FIXTURES / "openai_chat.jsonl")}
+    weather = convs["openai_chat:1"]
+    call = weather.messages[2].tool_calls[0]
+    assert (call.name, call.arguments, call.id) == ("get_weather", {"city": "Paris"}, "call_abc123")
+    assert weather.messages[3].role == "tool" and weather.messages[3].tool_call_id == "call_abc123"
+    assert weather.metadata["tools"][0]["function"]["name"] == "get_weather"
+    refusal = convs["openai_chat:2"]
+    assert refusal.messages[0].role == "system" and refusal.messages[0].metadata["openai"]["role"] == "developer"
+    assert refusal.messages[1].name == "sam" and refusal.messages[1].text == "Tell me how to pick a lock."
+    assert refusal.messages[2].text == "I can't help with that."
+    cats = convs["openai_chat:3"]
+    assert [b.messages[-1].text for b in cats.branches()] == ["Whiskers.", "Miso."]
+    assert cats.active_branch.messages[-1].text == "Whiskers." and cats.metadata["model"] == "gpt-4o-mini-2024-07-18"
+    assert convs["request-7"].messages[0].text == "Say hello."
+    assert convs["openai_chat:5"].metadata["ideal"] == "Paris"
+
+
+def test_anthropic_system_blocks_stop_reason_and_pairs():
+    first, second, third, batch = load_all(FIXTURES / "anthropic_messages.jsonl")
+    assert first.messages[0].role == "system" and first.messages[0].text == "You are a careful assistant."
+    assert first.messages[-1].metadata["stop_reason"] == "refusal"
+    assert (first.ending.by, first.ending.method) == ("assistant", "stop_reason")
+    assert second.metadata["user_id"] == "user-42" and second.metadata["model"] == "claude-opus-4-1"
+    kinds = [b["type"] for m in second.messages if isinstance(m.content, list) for b in m.content]
+    assert {"thinking", "redacted_thinking", "tool_use"} <= set(kinds)
+    assert second.messages[2].thinking == "The user is frustrated."
+    assert second.ending.method == "tool_call"
+    assert third.messages[-1].metadata["stop_reason"] == "end_turn"
+    assert third.messages[2].text == "4"  # a tool_result block carries words
+    assert batch.id == "batch-1" and batch.messages[0].text == "Hello there"
+
+
+def test_chatgpt_keeps_every_branch_and_skips_only_empty_nodes():
+    garden, rude = load_all(FIXTURES / "chatgpt" / "conversations.json")
+    assert garden.id == "6612abcd-0000-1111-2222-333344445555" and garden.metadata["title"] == "Garden help"
+    ids = [m.id for m in garden.messages]
+    assert "aaa1-root" not in ids and "sys-1" not in ids  # null root and empty hidden system prompt
+    assert garden.messages[0].role == "system" and "Be concise." in garden.messages[0].text  # custom instructions
+    branches = garden.branches()
+    assert [b.branch_id for b in branches] == ["a-1", "a-3"]
+    assert garden.active_branch.branch_id == "a-3"
+    code = next(m for m in garden.messages if m.id == "a-2")
+    assert code.tool_calls[0].name == "python" and code.tool_calls[0].arguments == "print(2.5 * 4)"
+    tool = next(m for m in garden.messages if m.id == "t-1")
+    assert (tool.role, tool.name, tool.text) == ("tool", "python", "10.0")
+    chart = next(m for m in garden.messages if m.id == "a-3")
+    assert chart.text == "About 10 litres a month. Here is a chart:"
+    assert chart.content[1]["chatgpt_part"]["asset_pointer"] == "file-service://file-XYZ"
+    assert next(m for m in garden.messages if m.id == "u-1").created_at == "2024-04-05T19:34:40.500000+00:00"
+    assert rude.messages[1].thinking == "The user is hostile; respond calmly." and rude.messages[1].text == ""
+    assert rude.metadata["started_at"] == "2024-04-06T10:40:00+00:00"
+
+
+def test_claude_tree_root_sentinel_and_active_branch():
+    trip, abusive = load_all(FIXTURES / "claude" / "conversations.json")
+    assert not trip.is_tree and [m.role for m in trip.messages] == ["user", "assistant"]
+    assert trip.metadata["user_id"] == "acc-0001" and trip.metadata["title"] == "Planning a trip"
+    assert trip.messages[0].metadata["claude"]["attachments"][0]["extracted_content"] == "Day 1: Osaka"
+    assert trip.messages[1].thinking == "They want timing advice."
+    assert abusive.is_tree and abusive.messages[0].parent is None
+    assert sorted(b.branch_id for b in abusive.branches()) == ["n-4", "n-5"]
+    assert abusive.active_branch.branch_id == "n-5"  # the branch of the last listed message
+    ended = next(b for b in abusive.branches() if b.branch_id == "n-4")
+    assert ended.ending.method == "tool_call"
+
+
+def test_sharegpt_speakers():
+    tutor, search = load_all(FIXTURES / "sharegpt.json")
+    assert [m.role for m in tutor.messages] == ["system", "user", "assistant", "user", "assistant"]
+    assert tutor.metadata["model"] == "vicuna-13b"
+    assert [m.role for m in search.messages] == ["user", "assistant", "tool", "assistant"]
+    assert search.messages[1].metadata["sharegpt_from"] == "function_call"
+
+
+def test_hh_rlhf_pair_is_one_conversation_with_two_branches():
+    late, early, single = load_all(FIXTURES / "hh_rlhf.jsonl")
+    branches = late.branches()
+    assert [b.branch_id for b in branches] == ["3.chosen", "3.rejected"]
+    assert late.active_branch.branch_id == "3.chosen"
+    assert branches[0].messages[:3] == branches[1].messages[:3]  # the shared turns are the same objects
+    assert branches[1].messages[-1].text == "You could spread a rumour about her."
+    assert late.metadata["shared_turns"] == 3
+    # the pair that differs in the first human turn shares nothing; each side keeps its own turns
+    assert early.metadata["shared_turns"] == 0
+    assert [len(b) for b in early.branches()] == [2, 2]
+    assert [b.branch_id for b in early.branches()] == ["1.chosen", "1.rejected"]
+    assert not single.is_tree and [m.role for m in single.messages] == ["user", "assistant"]
+
+
+def test_hh_rlhf_identical_sides_still_give_two_branches(tmp_path):
+    text = "\n\nHuman: hi\n\nAssistant: hello"
+    path = tmp_path / "same.jsonl"
+    path.write_text(json.dumps({"chosen": text, "rejected": text}) + "\n")
+    (t,) = load_all(path, format="hh_rlhf")
+    assert [b.branch_id for b in t.branches()] == ["1.chosen", "1.rejected"]
+    assert t.metadata["shared_turns"] == 1
+
+
+def test_wildchat_flags_and_turn_fields_are_metadata():
+    wild, lmsys = load_all(FIXTURES / "wildchat.jsonl")
+    assert wild.id == "c0ffee01" and lmsys.id == "lmsys-0001"
+    assert wild.metadata["model"] == "gpt-3.5-turbo-0301" and wild.metadata["started_at"].startswith("2023-04-09")
+    assert wild.metadata["detoxify_moderation"][0]["toxicity"] == pytest.approx(0.0005)
+    assert lmsys.metadata["openai_moderation"][0]["flagged"] is True
+    assert wild.messages[0].metadata["turn_identifier"] == 101
+    assert wild.messages[1].created_at == "2023-04-09T00:02:53+00:00"
+
+
+def test_wildchat_parquet_is_read_in_batches(tmp_path):
+    out = tmp_path / "rows.parquet"
+    wio.write(load_all(FIXTURES / "wildchat.jsonl"), out, format="wildchat")
+    assert detect_format(out) == "wildchat"
+    convs = load_all(out)
+    assert [t.id for t in convs] == ["c0ffee01", "lmsys-0001"]
+    assert convs[1].metadata["openai_moderation"][0]["flagged"] is True
+
+
+def test_inspect_eval_and_json_give_one_transcript_per_sample(tmp_path):
+    archive = make_eval(tmp_path)
+    probe, calc = load_all(archive)
+    assert probe.id == "1_epoch_1" and probe.metadata["task"] == "refusal_probe"
+    assert probe.metadata["model"] == "claude-3-5-haiku-latest"
+    assert probe.metadata["scores"]["includes"]["value"] == "C" and probe.metadata["target"] == "refuse"
+    assert probe.metadata["condition"] == "baseline" and probe.metadata["sample_metadata"]["category"] == "crime"
+    assert probe.messages[2].thinking == "This is a request to steal a car."
+    assert probe.messages[2].text == "I can't help with hotwiring a car."
+    assert probe.messages[2].metadata["stop_reason"] == "stop"
+    assert calc.messages[1].tool_calls[0].name == "calculator"
+    assert calc.messages[1].tool_calls[0].arguments == {"expression": "17*3"}
+    assert (calc.messages[2].role, calc.messages[2].name, calc.messages[2].tool_call_id) == ("tool", "calculator",
+                                                                                            "call_1")
+    as_json = tmp_path / "probe.json"
+    wio.write([probe, calc], as_json, format="inspect")
+    assert detect_format(as_json) == "inspect"
+    assert [t.to_dict() for t in load_all(as_json)] == [probe.to_dict(), calc.to_dict()]
+
+
+def test_table_columns_by_name_and_metadata_selection():
+    convs = load_all(FIXTURES / "table_custom.tsv", format="table", prompt="question", response="answer",
+                     system="system_prompt")
+    assert [m.role for m in convs[0].messages] == ["system", "user", "assistant"]
+    assert [m.role for m in convs[1].messages] == ["user", "assistant"]  # an empty system cell adds nothing
+    assert convs[0].metadata == {"score": "1", "source_format": "table"} and convs[0].id == "table_custom:1"
+    picked = load_all(FIXTURES / "table.csv", format="table", prompt="prompt", response="completion",
+                      metadata=["type"])
+    assert picked[0].metadata == {"type": "safe", "source_format": "table"} and picked[0].id == "t-1"
+    assert picked[2].messages[0].text == "A prompt with a comma, and\na newline" and picked[2].messages[1].text == ""
+
+
+def test_table_missing_column_names_the_columns(tmp_path):
+    with pytest.raises(wio.LogFormatError) as info:
+        load_all(FIXTURES / "table.csv", format="table", prompt="prompt", response="answer")
+    text = str(info.value)
+    assert "no column 'answer'" in text and "completion" in text and ":1" in text
+
+
+# -- round trips -------------------------------------------------------------------------------
+
+def _without_none(value):
+    """Drop nulls (and objects left empty) on both sides: Parquet cannot tell null from absent."""
+    if isinstance(value, dict):
+        cleaned = {k: _without_none(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None and v != {}}
+    if isinstance(value, list):
+        return [_without_none(v) for v in value]
+    return value
+
+
+ROUND_TRIPS = [
+    ("openai_chat.jsonl", "openai", "out.jsonl"),
+    ("anthropic_messages.jsonl", "anthropic", "out.jsonl"),
+    ("chatgpt/conversations.json", "chatgpt", "conversations.json"),
+    ("claude/conversations.json", "claude", "conversations.json"),
+    ("sharegpt.json", "sharegpt", "out.json"),
+    ("sharegpt.json", "sharegpt", "out.jsonl"),
+    ("hh_rlhf.jsonl", "hh_rlhf", "out.jsonl.gz"),
+    ("wildchat.jsonl", "wildchat", "out.jsonl"),
+    ("wildchat.jsonl", "wildchat", "out.parquet"),
+    ("table.csv", "table", "out.csv"),
+    ("table.csv", "table", "out.parquet"),
+    ("probe.eval", "inspect", "out.eval"),
+    ("probe.eval", "inspect", "out.json"),
+]
+
+
+@pytest.mark.parametrize(("name", "fmt", "out"), ROUND_TRIPS)
+def test_format_to_canonical_to_format_reproduces_the_conversations(name, fmt, out, tmp_path):
+    original = load_all(fixture(name, tmp_path), format=fmt)
+    canonical = tmp_path / "canon.jsonl"
+    assert wio.write(original, canonical) == len(original)
+    back = load_all(canonical)
+    target = tmp_path / out
+    wio.write(back, target, format=fmt)
+    again = load_all(target, format=fmt)
+    expected = [t.to_dict() for t in original]
+    found = [t.to_dict() for t in again]
+    if out.endswith(".parquet"):  # Parquet pads rows to one schema with nulls
+        expected, found = _without_none(expected), _without_none(found)
+    assert found == expected
+
+
+def _rich() -> list[Transcript]:
+    """Canonical conversations with what most formats can hold: tools, blocks, a tree, metadata."""
+    linear = Transcript.from_dict({"id": "lin", "metadata": {"model": "m-1", "condition": "treatment"}, "messages": [
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "What's 2+2?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"name": "calc", "arguments": {"x": "2+2"}, "id": "c1"}]},
+        {"role": "tool", "content": "4", "tool_call_id": "c1", "name": "calc"},
+        {"role": "assistant", "content": "It is 4."},
+    ]})
+    tree = Transcript.from_dict({"id": "tree", "current": "a2", "metadata": {"condition": "control"}, "messages": [
+        {"id": "u1", "role": "user", "content": "Tell me a secret."},
+        {"id": "a1", "parent": "u1", "role": "assistant", "content": "I don't have secrets."},
+        {"id": "a2", "parent": "u1", "role": "assistant", "content": "I'd rather not."},
+    ]})
+    return [linear, tree]
+
+
+def _turns(t: Transcript, *, roles=("system", "user", "assistant", "tool")) -> list[list[tuple[str, str]]]:
+    return [[(m.role, m.text) for m in b.messages if m.role in roles] for b in t.branches()]
+
+
+@pytest.mark.parametrize("fmt", ["openai", "anthropic", "inspect", "wildchat", "sharegpt"])
+def test_canonical_to_linear_format_keeps_roles_text_and_metadata(fmt, tmp_path):
+    convs = _rich()
+    out = tmp_path / ("log.eval" if fmt == "inspect" else "log.jsonl")
+    wio.write(convs, out, format=fmt)
+    back = {t.id: t for t in load_all(out, format=fmt)}
+    lin = back["lin"]
+    expected_roles = ["system", "user", "assistant", "tool", "assistant"] if fmt != "anthropic" else \
+        ["system", "user", "assistant", "user", "assistant"]
+    assert [m.role for m in lin.messages] == expected_roles
+    assert [m.text for m in lin.messages] == ["Be kind.", "What's 2+2?", "" if fmt != "sharegpt" else
+                                              lin.messages[2].text, "4", "It is 4."]
+    assert lin.metadata["condition"] == "treatment"
+    if fmt in ("openai", "anthropic", "inspect"):
+        call = lin.messages[2].calls()[0]
+        assert (call.name, call.arguments, call.id) == ("calc", {"x": "2+2"}, "c1")
+    if fmt == "inspect":  # one sample per conversation: the active branch
+        assert [m.text for m in back["tree"].messages] == ["Tell me a secret.", "I'd rather not."]
+    elif fmt == "openai":  # one prompt with two replies: a request with two choices
+        assert sorted(_turns(back["tree"])) == sorted(_turns(convs[1]))
+        assert back["tree"].active_branch.messages[-1].text == "I'd rather not."  # the active reply is choice 0
+    else:  # one record per branch
+        branches = sorted(k for k in back if k.startswith("tree@"))
+        assert branches == ["tree@a1", "tree@a2"]
+        assert back["tree@a2"].metadata["is_active_branch"] is True
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("chatgpt", "conversations.json"), ("claude", "conversations.json")])
+def test_canonical_to_tree_format_keeps_the_tree(fmt, name, tmp_path):
+    convs = _rich()
+    wio.write(convs, tmp_path / name, format=fmt)
+    back = {t.id: t for t in load_all(tmp_path / name, format=fmt)}
+    for t in convs:
+        expected = _turns(t)
+        if fmt == "claude":  # no system turns in the app; a tool turn becomes a human turn with a tool_result
+            expected = [[("user" if r == "tool" else r, x) for r, x in b if r != "system"] for b in expected]
+        assert _turns(back[t.id]) == expected
+        assert back[t.id].metadata["condition"] == t.metadata["condition"]
+        assert back[t.id].active_branch.messages[-1].text == t.active_branch.messages[-1].text
+    assert [b.branch_id for b in back["tree"].branches()] == ["a1", "a2"]
+
+
+def test_canonical_to_hh_rlhf_and_table(tmp_path):
+    tree = _rich()[1]
+    wio.write([tree], tmp_path / "pairs.jsonl", format="hh_rlhf")
+    (back,) = load_all(tmp_path / "pairs.jsonl", format="hh_rlhf")
+    assert back.id == "tree" and back.active_branch.messages[-1].text == "I'd rather not."
+    assert _turns(back) == [_turns(tree)[1], _turns(tree)[0]]  # chosen (active) first
+    wio.write([tree], tmp_path / "t.csv")
+    rows = load_all(tmp_path / "t.csv")
+    assert [t.id for t in rows] == ["tree@a1", "tree@a2"] and rows[1].messages[1].text == "I'd rather not."
+    with pytest.raises(ValueError, match="not one prompt and one response"):
+        wio.write([_rich()[0]], tmp_path / "bad.csv")
+    with pytest.raises(ValueError, match="cannot be written as HH-RLHF"):
+        wio.write([_rich()[0]], tmp_path / "bad.jsonl", format="hh_rlhf")
+
+
+def test_write_picks_the_format_from_the_name_and_rejects_unknown_ones(tmp_path):
+    assert wio.format_for_path("x/conversations.json") == "chatgpt"
+    assert wio.format_for_path("a.jsonl.gz") == "canonical" and wio.format_for_path("a.eval") == "inspect"
+    with pytest.raises(wio.UnknownFormatError) as info:
+        wio.write(_rich(), tmp_path / "out.xyz")
+    assert "message_table" in str(info.value) and "--to" in str(info.value)
+    with pytest.raises(wio.UnknownFormatError, match="cannot write format 'nope'"):
+        wio.write(_rich(), tmp_path / "out.jsonl", format="nope")
+
+
+def test_message_table_has_one_row_per_message_per_branch(tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "messages.parquet"
+    n = wio.write(_rich(), out)
+    table = pq.read_table(out).to_pandas()
+    assert n == len(table) == 5 + 4
+    assert list(table.columns) == list(wio.MESSAGE_TABLE_COLUMNS)
+    tree = table[table.conversation_id == "tree"]
+    assert sorted(set(tree.branch_id)) == ["a1", "a2"]
+    assert tree.groupby("branch_id").message_index.max().tolist() == [1, 1]
+    assert tree[tree.branch_id == "a2"].is_active_branch.all()
+    assert json.loads(table.tool_calls_json.dropna().iloc[0])[0]["name"] == "calc"
+    assert json.loads(table.conversation_metadata_json.iloc[0])["condition"] == "treatment"
