@@ -20,6 +20,7 @@ Each conversation has ``uuid``, ``name``, ``created_at``, ``updated_at``, ``acco
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -37,7 +38,7 @@ from welfare.io._common import (
     sub_dict,
 )
 from welfare.io._json import dumps
-from welfare.transcript import Message, Transcript
+from welfare.transcript import Message, Transcript, TranscriptError
 
 __all__ = ["ROOT_SENTINEL", "read_claude", "write_claude"]
 
@@ -110,7 +111,22 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     if current is None and tree and messages:
         current = messages[-1].id
     cid = obj.get("uuid") or where.default_id()
-    return Transcript(id=str(cid), messages=messages, metadata=metadata, current=current)
+    t = Transcript(id=str(cid), messages=messages, metadata=metadata, current=current)
+    try:
+        t.validate()
+    except TranscriptError as err:  # name the export's own fields
+        raise fail(err.reason, _export_field(err.field), err.expected, err.found) from None
+    return t
+
+
+def _export_field(field: str | None) -> str:
+    if field is None:
+        return "chat_messages"
+    match = re.match(r"^messages\[(\d+)\]\.(id|parent)$", field)
+    if match:
+        name = "uuid" if match.group(2) == "id" else "parent_message_uuid"
+        return f"chat_messages[{match.group(1)}].{name}"
+    return {"messages": "chat_messages", "current": "current_leaf_message_uuid"}.get(field, field)
 
 
 def read_claude(path: str | os.PathLike[str]) -> Iterator[Transcript | RecordError]:

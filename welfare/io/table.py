@@ -14,7 +14,6 @@ Detection: a CSV/TSV header or Parquet schema with a ``prompt`` column and exact
 from __future__ import annotations
 
 import csv
-import io
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -39,28 +38,40 @@ def _delimiter(path: str, header: str) -> str:
     return "\t" if header.count("\t") > header.count(",") else ","
 
 
-def _csv_rows(path: str) -> Iterator[tuple[Record, Any]]:
-    with open_binary(path) as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+def _decoded_lines(raw: Iterable[bytes], bad: set[int]) -> Iterator[str]:
+    """Each physical line decoded on its own, so one bad byte spoils one row, not the file.
+
+    Lines that are not UTF-8 are decoded with replacement characters and their 1-based
+    numbers added to ``bad``.
+    """
+    for lineno, line in enumerate(raw, start=1):
+        if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
         try:
-            header_line = text.readline()
-        except UnicodeDecodeError as err:
-            yield Record(path, 1, 0, "header"), RecordError("invalid UTF-8", line=1, expected="UTF-8 text",
-                                                              found=str(err))
+            yield line.decode("utf-8")
+        except UnicodeDecodeError:
+            bad.add(lineno)
+            yield line.decode("utf-8", "replace")
+
+
+def _csv_rows(path: str) -> Iterator[tuple[Record, Any]]:
+    bad: set[int] = set()
+    with open_binary(path) as raw:
+        lines = _decoded_lines(raw, bad)
+        header_line = next(lines, "")
+        if 1 in bad:
+            yield Record(path, 1, 0, "header"), RecordError("invalid UTF-8", line=1, field="header",
+                                                              expected="UTF-8 text", found="a header line that is not UTF-8")
             return
         sep = _delimiter(path, header_line)
         columns = next(csv.reader([header_line], delimiter=sep), [])
-        reader = csv.reader(text, delimiter=sep)
+        reader = csv.reader(lines, delimiter=sep)
         index = 0
         while True:
             line = reader.line_num + 2  # header is line 1; the row starts on the line after the last one read
             try:
                 row = next(reader)
             except StopIteration:
-                return
-            except UnicodeDecodeError as err:
-                yield Record(path, line, index, f"row[{index}]"), RecordError(
-                    "invalid UTF-8", line=line, field=f"row[{index}]", expected="UTF-8 text", found=str(err))
                 return
             except csv.Error as err:
                 yield Record(path, line, index, f"row[{index}]"), RecordError(
@@ -69,12 +80,17 @@ def _csv_rows(path: str) -> Iterator[tuple[Record, Any]]:
                 continue
             if not row:
                 continue
-            if len(row) != len(columns):
-                yield Record(path, line, index, f"row[{index}]"), RecordError(
+            where = Record(path, line, index, f"row[{index}]")
+            last = reader.line_num + 1
+            if any(n in bad for n in range(line, last + 1)):
+                yield where, RecordError("invalid UTF-8", line=line, field=f"row[{index}]", expected="UTF-8 text",
+                                         found="bytes that are not UTF-8")
+            elif len(row) != len(columns):
+                yield where, RecordError(
                     f"row has {len(row)} fields but the header has {len(columns)}", line=line,
                     field=f"row[{index}]", expected=f"{len(columns)} fields", found=str(len(row)))
             else:
-                yield Record(path, line, index, f"row[{index}]"), dict(zip(columns, row, strict=True))
+                yield where, dict(zip(columns, row, strict=True))
             index += 1
 
 
