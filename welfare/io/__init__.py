@@ -32,6 +32,7 @@ from welfare.io._base import (
 from welfare.io._load import detect_format, known_formats, load, load_all
 from welfare.io._write import (
     MESSAGE_TABLE_COLUMNS,
+    convert_logs,
     format_for_path,
     message_rows,
     writable_formats,
@@ -49,6 +50,7 @@ __all__ = [
     "RecordError",
     "Rejected",
     "UnknownFormatError",
+    "convert_logs",
     "detect_format",
     "expand_paths",
     "format_for_path",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable
 from typing import Any
 
-from welfare.io._base import FORMATS, UnknownFormatError, logical_name
+from welfare.io._base import FORMATS, LoadReport, UnknownFormatError, logical_name
 from welfare.io._json import dumps
+from welfare.io._load import load
 from welfare.transcript import Transcript
 
-__all__ = ["MESSAGE_TABLE_COLUMNS", "format_for_path", "message_rows", "writable_formats", "write", "write_message_table"]
+__all__ = ["MESSAGE_TABLE_COLUMNS", "convert_logs", "format_for_path", "message_rows", "writable_formats", "write", "write_message_table"]
 
 #: Columns of :func:`write_message_table`, in order.
 MESSAGE_TABLE_COLUMNS: tuple[str, ...] = (
@@ -80,6 +82,11 @@ def write(transcripts: Iterable[Transcript], path: str | os.PathLike[str], *, fo
     if spec is None or spec.write is None:
         raise UnknownFormatError(f"cannot write format {fmt!r}", path=os.fspath(path),
                                  expected="one of: " + ", ".join(writable_formats()), found=repr(fmt))
+    accepted = [p.name for p in inspect.signature(spec.write).parameters.values() if p.kind == p.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise ValueError(f"the {fmt} writer takes no option {unknown[0]!r}; its options: "
+                         + (", ".join(accepted) or "none"))
     return int(spec.write(transcripts, path, **options))
 
 
@@ -130,3 +137,29 @@ def write_message_table(transcripts: Iterable[Transcript], path: str | os.PathLi
         writer.write_table(pa.Table.from_pylist(pending, schema=schema))
         total += len(pending)
     return total
+
+
+def convert_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], *,
+                 to: str | None = None, format: str | None = None, strict: bool = True,
+                 report: LoadReport | None = None, read_options: dict[str, Any] | None = None,
+                 write_options: dict[str, Any] | None = None) -> tuple[int, str]:
+    """Stream logs from ``paths`` into ``out`` in format ``to`` (default: from the name). Returns (written, format).
+
+    The output is written to a temporary file next to ``out`` and renamed when complete, so a
+    strict load that fails half-way leaves no partial output. ``report`` receives the load counts.
+    """
+    fmt = to or format_for_path(out)
+    if fmt not in writable_formats():
+        raise UnknownFormatError(f"cannot write format {fmt!r}", path=os.fspath(out),
+                                 expected="one of: " + ", ".join(writable_formats()), found=repr(fmt))
+    target = os.fspath(out)
+    folder, base = os.path.split(target)
+    partial = os.path.join(folder, f".partial-{os.getpid()}-{base}")
+    stream = load(paths, format=format, strict=strict, report=report, **(read_options or {}))
+    try:
+        written = write(stream, partial, format=fmt, **(write_options or {}))
+        os.replace(partial, target)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    return written, fmt

@@ -54,10 +54,13 @@ class LogSummary:
 
 
 def summarize_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, format: str | None = None,
-                   strict: bool = True) -> LogSummary:
-    """Count conversations, branches, messages by role and endings; streams the logs once."""
+                   strict: bool = True, **options: Any) -> LogSummary:
+    """Count conversations, branches, messages by role and endings; streams the logs once.
+
+    ``options`` go to the reader (e.g. ``prompt=``/``response=`` for ``table``).
+    """
     summary = LogSummary()
-    for t in load(paths, format=format, strict=strict, report=summary.report):
+    for t in load(paths, format=format, strict=strict, report=summary.report, **options):
         summary.conversations += 1
         branches = t.branches()
         summary.branches += len(branches)
