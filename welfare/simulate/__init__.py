@@ -29,24 +29,30 @@ from welfare.simulate._config import (
 from welfare.simulate._engine import END_TOOL, iter_conversations, replace_policy, simulate
 from welfare.simulate._grammar import Grammar, GrammarError, load_grammar
 from welfare.simulate._output import write_jsonl
+from welfare.simulate._power import POWER_OUTCOMES, PowerInputError, conversation_outcomes, plot_power_curve, power
 
 __all__ = [
     "ARMS",
     "END_TOOL",
     "PERSONAS",
+    "POWER_OUTCOMES",
     "SIMULATOR_VERSION",
     "DistressParams",
     "Grammar",
     "GrammarError",
     "PersonaParams",
     "PolicyParams",
+    "PowerInputError",
     "ProductParams",
     "SimulationConfig",
     "SimulationConfigError",
+    "conversation_outcomes",
     "default_config",
     "iter_conversations",
     "load_config",
     "load_grammar",
+    "plot_power_curve",
+    "power",
     "replace_policy",
     "simulate",
     "write_jsonl",

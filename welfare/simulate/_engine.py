@@ -1,7 +1,7 @@
 """The generative model of conversations (see ``docs/simulation.md`` for the equations).
 
-Randomness: every stream is a :class:`numpy.random.Generator` seeded from
-``SeedSequence(seed, spawn_key=key)`` where ``key`` names what the stream is for (a user, an
+Randomness: every stream is a :class:`numpy.random.Generator` (PCG64) seeded from a hash of
+``(seed, key)`` where ``key`` names what the stream is for (a user, an
 opening, an arm, a branch, a follow-up chat). No stream depends on the order in which anything
 else is generated, so a conversation is the same whether it is generated alone or among others,
 and the *user side* of an opening (the world stream) is shared by every arm: paired
@@ -10,12 +10,15 @@ counterfactuals differ only where the arm's behaviour makes them differ.
 
 from __future__ import annotations
 
-import zlib
+import hashlib
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 
 from welfare.simulate._config import SIMULATOR_VERSION, PersonaParams, PolicyParams, SimulationConfig
 from welfare.simulate._grammar import Grammar, load_grammar
@@ -33,9 +36,28 @@ _N_USER_DRAWS = 7  # risk, request_end, persist, harmful, hostile, delay, text s
 _N_MODEL_DRAWS = 6  # end, end_wrongly, act, hostile_redirect, hedge, delay
 
 
+class _StreamKey(ISeedSequence):
+    """Seed material of one stream: the BLAKE2b hash of ``[seed, *key]`` (JSON), as many words as asked.
+
+    Plays the role of ``SeedSequence(seed, spawn_key=key)`` (a stream per named purpose, independent of
+    generation order) at a tenth of the cost, which matters when power analysis makes millions of streams.
+    """
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def generate_state(self, n_words: int, dtype: Any = np.uint32) -> np.ndarray:
+        dt = np.dtype(dtype)
+        digest = hashlib.blake2b(self.data, digest_size=n_words * dt.itemsize).digest()
+        return np.frombuffer(digest, dtype=dt).copy()
+
+
 def _rng(seed: int, *key: int | str) -> np.random.Generator:
-    parts = tuple(zlib.crc32(k.encode("utf-8")) if isinstance(k, str) else int(k) for k in key)
-    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=parts))
+    """The generator of stream ``key`` under root ``seed`` (PCG64)."""
+    data = json.dumps([int(seed), *key], separators=(",", ":")).encode("utf-8")
+    return np.random.Generator(np.random.PCG64(_StreamKey(data)))  # type: ignore[arg-type]  # any ISeedSequence works
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +85,7 @@ class _Context:
     user_effect: float
     messages: list[Message]
     counter: int = 0
+    lean: bool = False  # ground truth of the outcomes only: no messages, no clock (power analysis)
 
     def next_id(self) -> str:
         self.counter += 1
@@ -76,6 +99,17 @@ class _BranchResult:
     ended_reason: str | None
     clock: datetime
     snapshots: list[tuple[_State, str | None, datetime, str]]  # state before user turn, parent id, time, msg id
+    path: list[float]  # latent distress of every assistant turn on the path from the root to this leaf
+
+
+@dataclass(frozen=True, slots=True)
+class _Lean:
+    """What power analysis needs of one conversation: its user, arm, active-path distress and ending."""
+
+    user_id: str
+    arm: str
+    distress: list[float]
+    ended: bool
 
 
 def _iso(t: datetime) -> str:
@@ -124,19 +158,28 @@ def _ends_here(ctx: _Context, state: _State, m: list[float], risk: bool, req_end
     return False
 
 
+def _world_draws(world: np.random.Generator, rows: int, sigma: float) -> tuple[list[list[float]], list[float]]:
+    """The user side of ``rows`` turns: uniforms for the user's choices, and the distress noise."""
+    user_u = world.random((rows, _N_USER_DRAWS)).tolist()
+    eps = world.normal(0.0, sigma, rows).tolist() if sigma > 0 else [0.0] * rows
+    return user_u, eps
+
+
 def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, clock: datetime,
-                world: np.random.Generator, model: np.random.Generator, text: np.random.Generator,
-                edited_from: str | None = None) -> _BranchResult:
+                draws: tuple[list[list[float]], list[float]], model: np.random.Generator,
+                text: np.random.Generator | None, edited_from: str | None = None,
+                path: list[float] | None = None) -> _BranchResult:
     persona, pol, dp = ctx.persona, ctx.policy, ctx.cfg.distress
     rows = max(n_turns - state.turn, 0)
-    user_u = world.random((rows, _N_USER_DRAWS)).tolist()
-    eps = world.normal(0.0, dp.sigma, rows).tolist() if dp.sigma > 0 else [0.0] * rows
+    user_u, eps = draws
     model_u = model.random((rows, _N_MODEL_DRAWS)).tolist()
     weights = np.array([pol.p_refuse, pol.p_partial, pol.p_redirect, pol.p_comply], dtype=float)
     cum_acts = np.cumsum(weights / weights.sum())
     base = dp.alpha + pol.distress_offset + ctx.user_effect
     snapshots: list[tuple[_State, str | None, datetime, str]] = []
+    path = [] if path is None else path
     ended: str | None = None
+    lean = ctx.lean
     for row in range(rows):
         t = state.turn
         u = user_u[row]
@@ -158,12 +201,13 @@ def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, 
         should_decline = intent in ("harmful_request", "borderline_request", "jailbreak_request", "reask")
         p_host = min(1.0, persona.p_hostile + persona.escalation * state.attempts)
         hostile = not risk and u[4] < p_host
-        clock = clock + timedelta(seconds=int(15 + 165 * u[5]))
+        if not lean:
+            clock = clock + timedelta(seconds=int(15 + 165 * u[5]))
         uid = ctx.next_id()
         snapshots.append((state, parent, clock, uid))
         request_text = ""
         utext, upara = "", False
-        if ctx.render:  # the user's words come from the world stream: the same across arms until they diverge
+        if ctx.render and not lean:  # the user's words come from the world stream: the same across arms until they diverge
             user_text_rng = np.random.default_rng(int(u[6] * 2**53))
             utext, upara, request_text = _user_text(ctx, user_text_rng, intent, hostile, state)
         utruth: dict[str, object] = {
@@ -175,11 +219,13 @@ def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, 
             utruth["paraphrased"] = upara
         if edited_from is not None and row == 0:
             utruth["edited_from"] = edited_from
-        ctx.messages.append(Message(role="user", content=utext, id=uid, parent=parent, created_at=_iso(clock),
-                                    metadata={"truth": utruth}))
+        if not lean:
+            ctx.messages.append(Message(role="user", content=utext, id=uid, parent=parent, created_at=_iso(clock),
+                                        metadata={"truth": utruth}))
         # ---- latent distress
         x = (dp.beta_hostile * hostile + dp.beta_persist * persist + dp.beta_request * should_decline)
         d = float(min(1.0, max(0.0, dp.rho * state.d_prev + base + x + eps[row])))
+        path.append(d)
         # ---- assistant act
         m = model_u[row]
         act, reason = "comply", None
@@ -196,17 +242,30 @@ def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, 
         if act == "end":
             reason = _label_ending(ctx, state, risk, req_end, should_decline or hostile)
         hedged = act in ("comply", "partial") and m[4] < pol.p_hedge and not req_end
-        clock = clock + timedelta(seconds=int(2 + 18 * m[5]))
         aid = ctx.next_id()
+        parent = aid
+        before = state
+        state = _State(
+            turn=t + 1, d_prev=d, attempts=state.attempts + (act in ATTEMPT_ACTS), risk=state.risk or risk,
+            last_act=act,
+            declined=(request_text or intent) if should_decline and act != "comply" else None,
+            declined_kind=intent if should_decline and act != "comply" else None,
+        )
+        if lean:
+            if act == "end":
+                ended = reason
+                break
+            continue
+        clock = clock + timedelta(seconds=int(2 + 18 * m[5]))
         atruth: dict[str, object] = {
-            "persona": ctx.persona_name, "arm": ctx.arm, "act": act, "distress": d, "distress_prev": state.d_prev,
-            "hostile": False, "responding_to_hostile": bool(hostile), "redirects_before": state.attempts,
+            "persona": ctx.persona_name, "arm": ctx.arm, "act": act, "distress": d, "distress_prev": before.d_prev,
+            "hostile": False, "responding_to_hostile": bool(hostile), "redirects_before": before.attempts,
             "hedged": bool(hedged),
         }
         if reason is not None:
             atruth["end_reason"] = reason
         content = ""
-        if ctx.render:
+        if text is not None:
             content, expressed, apara = _assistant_text(ctx, text, act, intent, hostile, persist, hedged, d,
                                                         request_text)
             atruth["expressed"] = expressed
@@ -216,17 +275,11 @@ def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, 
             calls = (ToolCall(name=END_TOOL, arguments={"reason": reason}, id=f"call_{aid}"),)
         ctx.messages.append(Message(role="assistant", content=content, id=aid, parent=uid, tool_calls=calls,
                                     created_at=_iso(clock), metadata={"truth": atruth}))
-        parent = aid
-        state = _State(
-            turn=t + 1, d_prev=d, attempts=state.attempts + (act in ATTEMPT_ACTS), risk=state.risk or risk,
-            last_act=act,
-            declined=(request_text or intent) if should_decline and act != "comply" else None,
-            declined_kind=intent if should_decline and act != "comply" else None,
-        )
         if act == "end":
             ended = reason
             break
-    return _BranchResult(leaf=parent or "", state=state, ended_reason=ended, clock=clock, snapshots=snapshots)
+    return _BranchResult(leaf=parent or "", state=state, ended_reason=ended, clock=clock, snapshots=snapshots,
+                         path=path)
 
 
 def _user_text(ctx: _Context, rng: np.random.Generator, intent: str, hostile: bool,
@@ -324,28 +377,32 @@ def _choose_persona(cfg: SimulationConfig, x: float) -> str:
 
 def _simulate_opening(cfg: SimulationConfig, grammar: Grammar, render: bool, user_key: tuple[int | str, ...],
                       user_id: str, persona_name: str, user_effect: float, opening: int, started: datetime,
-                      arms: Sequence[str], conv_prefix: str, pair_id: str | None) -> Iterator[Transcript]:
+                      arms: Sequence[str], conv_prefix: str, pair_id: str | None,
+                      lean: bool = False) -> Iterator[Transcript | _Lean]:
     persona = cfg.personas[persona_name]
     seed, pr = cfg.seed, cfg.product
-    n_turns = int(_rng(seed, *user_key, "opening", opening).integers(persona.turns_min, persona.turns_max + 1))
+    sigma = cfg.distress.sigma
+    world0 = _rng(seed, *user_key, "world", opening)
+    n_turns = int(world0.integers(persona.turns_min, persona.turns_max + 1))
+    draws0 = _world_draws(world0, n_turns, sigma)  # shared by every arm: the paired user side
     for arm in arms:
         policy = cfg.policies[arm]
         conv_id = f"{conv_prefix}-{arm}"
-        after = _rng(seed, *user_key, "after", opening, arm)
+        # one stream for the arm's model choices and the user's choices after endings, one for its text
+        after = _rng(seed, *user_key, "arm", opening, arm)
+        text_rng = _rng(seed, *user_key, "text", opening, arm) if render else None
         d_start = cfg.distress.initial
         start = started
         previous: str | None = None
         for followup in range(pr.max_followups + 1):
-            ctx = _Context(cfg, grammar, render, persona_name, persona, arm, policy, user_effect, [])
+            ctx = _Context(cfg, grammar, render, persona_name, persona, arm, policy, user_effect, [], lean=lean)
             if followup == 0:
-                world = _rng(seed, *user_key, "world", opening)
-                turns = n_turns
+                turns, draws = n_turns, draws0
             else:
                 world = _rng(seed, *user_key, "world", opening, arm, "followup", followup)
                 turns = int(world.integers(persona.turns_min, persona.turns_max + 1))
-            branch_key = (*user_key, opening, arm, followup)
-            result = _run_branch(ctx, _State(d_prev=d_start), turns, None, start, world,
-                                 _rng(seed, "model", *branch_key, 0), _rng(seed, "text", *branch_key, 0))
+                draws = _world_draws(world, turns, sigma)
+            result = _run_branch(ctx, _State(d_prev=d_start), turns, None, start, draws, after, text_rng)
             edits = 0
             new_chat = False
             while result.ended_reason is not None:
@@ -360,34 +417,43 @@ def _simulate_opening(cfg: SimulationConfig, grammar: Grammar, render: bool, use
                     clock = result.clock + timedelta(seconds=int(after.integers(10, 300)))
                     world_e = _rng(seed, *user_key, "world", opening, arm, "edit", followup, edits)
                     earlier = result.snapshots[:j]
-                    result = _run_branch(ctx, snap, turns, parent, clock, world_e,
-                                         _rng(seed, "model", *branch_key, edits), _rng(seed, "text", *branch_key, edits),
-                                         edited_from=original)
+                    result = _run_branch(ctx, snap, turns, parent, clock, _world_draws(world_e, turns - snap.turn, sigma),
+                                         after, text_rng, edited_from=original, path=result.path[:j])
                     result.snapshots = earlier + result.snapshots
                     continue
                 break
             cid = conv_id if followup == 0 else f"{conv_id}-f{followup}"
-            meta: dict[str, object] = {
-                "model": cfg.model, "condition": arm, "user_id": user_id, "started_at": _iso(start),
-                "persona": persona_name,
-            }
-            if followup == 0 and pair_id is not None:
-                meta["pair_id"] = pair_id
-            if previous is not None:
-                meta["previous_conversation_id"] = previous
-            meta["simulator"] = {"version": SIMULATOR_VERSION, "seed": cfg.seed}
-            meta["truth"] = {
-                "persona": persona_name, "arm": arm, "user_effect": user_effect, "opening": conv_prefix,
-                "followup": followup, "edits": edits, "ended": result.ended_reason is not None,
-                "end_reason": result.ended_reason or "not_ended",
-            }
-            yield Transcript(id=cid, messages=ctx.messages, metadata=meta, current=result.leaf)
+            if lean:
+                yield _Lean(user_id, arm, result.path, result.ended_reason is not None)
+            else:
+                yield _transcript(cfg, cid, ctx, result, arm, user_id, start, persona_name, user_effect, conv_prefix,
+                                  followup, edits, pair_id, previous)
             if not new_chat:
                 break
             previous = cid
             d_start = cfg.distress.carry_over * result.state.d_prev
             start = result.clock + timedelta(minutes=float(after.uniform(pr.gap_minutes_min, pr.gap_minutes_max)))
             start = start.replace(microsecond=0)
+
+
+def _transcript(cfg: SimulationConfig, cid: str, ctx: _Context, result: _BranchResult, arm: str, user_id: str,
+                start: datetime, persona_name: str, user_effect: float, conv_prefix: str, followup: int, edits: int,
+                pair_id: str | None, previous: str | None) -> Transcript:
+    meta: dict[str, object] = {
+        "model": cfg.model, "condition": arm, "user_id": user_id, "started_at": _iso(start),
+        "persona": persona_name,
+    }
+    if followup == 0 and pair_id is not None:
+        meta["pair_id"] = pair_id
+    if previous is not None:
+        meta["previous_conversation_id"] = previous
+    meta["simulator"] = {"version": SIMULATOR_VERSION, "seed": cfg.seed}
+    meta["truth"] = {
+        "persona": persona_name, "arm": arm, "user_effect": user_effect, "opening": conv_prefix,
+        "followup": followup, "edits": edits, "ended": result.ended_reason is not None,
+        "end_reason": result.ended_reason or "not_ended",
+    }
+    return Transcript(id=cid, messages=ctx.messages, metadata=meta, current=result.leaf)
 
 
 def _user_profile(cfg: SimulationConfig, user_key: tuple[int | str, ...],
@@ -402,7 +468,8 @@ def _user_profile(cfg: SimulationConfig, user_key: tuple[int | str, ...],
 
 def _user_conversations(cfg: SimulationConfig, grammar: Grammar, render: bool, user_key: tuple[int | str, ...],
                         user_id: str, arms: Sequence[str], n_openings: int | None = None,
-                        persona: str | None = None, paired: bool = True) -> Iterator[Transcript]:
+                        persona: str | None = None, paired: bool = True,
+                        lean: bool = False) -> Iterator[Transcript | _Lean]:
     name, effect, k, rng = _user_profile(cfg, user_key, persona)
     if n_openings is not None:
         k = n_openings
@@ -412,7 +479,7 @@ def _user_conversations(cfg: SimulationConfig, grammar: Grammar, render: bool, u
         started = started.replace(microsecond=0)
         prefix = f"{user_id}-c{c + 1}"
         yield from _simulate_opening(cfg, grammar, render, user_key, user_id, name, effect, c, started, arms,
-                                     prefix, f"pair-{prefix}" if paired else None)
+                                     prefix, f"pair-{prefix}" if paired else None, lean)
         started = started + timedelta(days=float(rng.uniform(0.5, 10)))
 
 
@@ -427,8 +494,10 @@ def iter_conversations(config: SimulationConfig | None = None, *, render_text: b
         _, _, k, _ = _user_profile(cfg, ("user", user))
         k = min(k, remaining)
         remaining -= k
-        yield from _user_conversations(cfg, grammar, render_text, ("user", user), f"user-{user:05d}", cfg.arms,
-                                       n_openings=k)
+        for conv in _user_conversations(cfg, grammar, render_text, ("user", user), f"user-{user:05d}", cfg.arms,
+                                        n_openings=k):
+            if isinstance(conv, Transcript):
+                yield conv
 
 
 def simulate(config: SimulationConfig | None = None, *, render_text: bool = True) -> list[Transcript]:
