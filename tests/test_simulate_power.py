@@ -106,7 +106,7 @@ def test_plot_power_curve_returns_axes_with_band():
     assert list(line.get_xdata()) == [10, 20, 40] and list(line.get_ydata()) == [0.2, 0.5, 0.8]
     assert ax.collections  # the Wilson band
     assert ax.get_xlabel() == "users per arm"
-    fig, given = plt.subplots()
+    _fig, given = plt.subplots()
     assert plot_power_curve(df, ax=given) is given
     plt.close("all")
     with pytest.raises(PowerInputError, match="missing"):
