@@ -179,7 +179,7 @@ def conversation_to_claude(t: Transcript) -> dict[str, Any]:
         for key, value in meta["claude"].items():
             out.setdefault(key, value)
     out["chat_messages"] = chat
-    if t.is_tree and t.current is not None:
+    if t.is_tree:
         out["current_leaf_message_uuid"] = t.active_branch.messages[-1].id
     rest = {k: v for k, v in meta.items()
             if k not in ("title", "started_at", "updated_at", "user_id", "model", "claude", "source_format")}
