@@ -30,5 +30,9 @@ pytest: install
 
 test: lint typecheck pytest
 
+# Regenerate the bundled synthetic sample (byte-identical for the same simulator version and seed).
+sample: install
+	$(BIN)/welfare simulate --config configs/sample.yaml -o data/sample/simulated.jsonl.gz
+
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
