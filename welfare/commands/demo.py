@@ -1,0 +1,26 @@
+"""``welfare demo [-o DIR]``: the report on the bundled synthetic sample (what `make demo` runs)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from welfare.report import ReportError, run_demo
+
+NAME = "demo"
+HELP = "run the analysis report on the bundled synthetic sample (data/sample/)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default="reports/demo", help="folder to write into (default: reports/demo)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = run_demo(args.output, progress=not args.no_progress)
+    except ReportError as err:
+        print(f"welfare demo: error: {err}", file=sys.stderr)
+        return 1
+    print(f"report: {result.html}")
+    return 0

@@ -1,0 +1,34 @@
+"""``welfare report LOGS... -o DIR [--spec SPEC] [--notebook NAME]``: the rerunnable analysis report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from welfare.report import DEFAULT_NOTEBOOK, ReportError, run_report
+
+NAME = "report"
+HELP = "run the analysis notebook on logs: executed notebook, HTML, figures (PDF/PNG), tables (CSV/Parquet/LaTeX)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("logs", nargs="+", help="log files, directories or globs")
+    p.add_argument("-o", "--output", required=True, help="folder to write the report into")
+    p.add_argument("--spec", help="analysis spec (YAML or JSON file)")
+    p.add_argument("--notebook", default=DEFAULT_NOTEBOOK,
+                   help=f"bundled notebook name or path to a .py/.ipynb notebook (default: {DEFAULT_NOTEBOOK})")
+    p.add_argument("--timeout", type=int, default=600, help="seconds allowed per notebook cell (default: 600)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = run_report(args.logs, args.output, spec=args.spec, notebook=args.notebook, timeout=args.timeout,
+                            progress=not args.no_progress)
+    except ReportError as err:
+        print(f"welfare report: error: {err}", file=sys.stderr)
+        return 1
+    print(f"report: {result.html}")
+    print(f"notebook: {result.notebook}")
+    print(f"{len(result.tables)} table files, {len(result.figures)} figure files, provenance: {result.provenance}")
+    return 0

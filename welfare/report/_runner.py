@@ -1,0 +1,267 @@
+"""``welfare report``: run an analysis notebook on new logs and write everything a paper needs.
+
+One call writes, under the output folder::
+
+    NOTEBOOK.ipynb      the executed notebook (parameters injected after its `parameters` cell)
+    report.html         standalone HTML (no scripts, strict CSP), built from the executed notebook
+    figures/*.pdf|png   the figures the notebook registered with ReportOutputs
+    tables/*.csv|parquet|tex
+    outputs.json        manifest of figures and tables
+    provenance.json     package, Python and library versions, metric and lexicon versions,
+                        input files with SHA-256, the analysis spec, notebook hash, output hashes
+
+Tables and figures are byte-identical when the same inputs are run again.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from welfare.report._notebook import (
+    NotebookExecutionError,
+    execute_notebook,
+    find_notebook,
+    inject_parameters,
+    notebook_parameters,
+    read_notebook,
+)
+from welfare.report._outputs import MANIFEST_NAME
+from welfare.report._report_html import render_report_html
+
+__all__ = ["DEFAULT_NOTEBOOK", "ReportError", "ReportResult", "run_demo", "run_report", "sample_data_path"]
+
+DEFAULT_NOTEBOOK = "02_end_conversation_analysis"
+_LIBRARIES = ("numpy", "pandas", "scipy", "statsmodels", "matplotlib", "pyarrow", "nbclient", "ipykernel")
+
+
+class ReportError(ValueError):
+    """A report cannot be made as asked (no logs, a bad spec file, a notebook that failed)."""
+
+
+@dataclass
+class ReportResult:
+    """Paths of what :func:`run_report` wrote."""
+
+    output_dir: Path
+    notebook: Path
+    html: Path
+    provenance: Path
+    tables: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _library_versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for name in _LIBRARIES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _metric_versions() -> tuple[dict[str, str], dict[str, str]]:
+    from welfare.lexicons import load_lexicons
+    from welfare.metrics import list_metrics
+
+    metrics = {m.name: m.version for m in list_metrics()}
+    lexicons = {lx.name: lx.version for lx in load_lexicons()}
+    return metrics, lexicons
+
+
+def _load_spec(spec: str | os.PathLike[str] | Mapping[str, Any] | None) -> tuple[dict[str, Any] | None, str | None]:
+    """(spec as data, path of its file) — a mapping is kept as data, a path is parsed as YAML/JSON."""
+    if spec is None:
+        return None, None
+    if isinstance(spec, Mapping):
+        return dict(spec), None
+    path = Path(spec)
+    if not path.is_file():
+        raise ReportError(f"analysis spec {os.fspath(spec)!r} does not exist; pass a YAML or JSON file "
+                          "(see docs/report.md)")
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ReportError(f"analysis spec {os.fspath(spec)!r} is not valid YAML/JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise ReportError(f"analysis spec {os.fspath(spec)!r}: expected a mapping at the top level, "
+                          f"found {type(data).__name__}")
+    return data, os.fspath(path.resolve())
+
+
+def _json_default(value: Any) -> Any:
+    return str(value)
+
+
+def run_report(
+    logs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    output_dir: str | os.PathLike[str],
+    *,
+    spec: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    notebook: str | os.PathLike[str] = DEFAULT_NOTEBOOK,
+    parameters: Mapping[str, Any] | None = None,
+    timeout: int = 600,
+    progress: bool = True,
+    kernel_name: str = "python3",
+) -> ReportResult:
+    """Run an analysis notebook on ``logs`` and write the report into ``output_dir``.
+
+    Parameters
+    ----------
+    logs
+        Log files, directories or globs (any format :func:`welfare.load` reads). Passed to the
+        notebook as the parameter ``logs`` (absolute paths of every file, sorted as found).
+    output_dir
+        Folder to write into (created; files of a previous run with the same names are replaced).
+    spec
+        Analysis spec: a YAML/JSON file or a mapping; passed as the parameter ``spec`` (a path;
+        a mapping is first written to ``output_dir/spec.json``) and recorded in the provenance.
+    notebook
+        A bundled notebook name (default ``02_end_conversation_analysis``) or a path to a
+        ``.py`` (jupytext percent) or ``.ipynb`` file with a cell tagged ``parameters``.
+    parameters
+        More parameters for the notebook (literals only).
+    timeout
+        Seconds allowed per cell.
+    progress
+        Show tqdm progress bars (steps, and cells while the notebook runs).
+
+    Returns
+    -------
+    ReportResult
+        Paths of the executed notebook, the HTML page, provenance and each table and figure file.
+
+    Raises
+    ------
+    ReportError
+        No log files, a bad spec, or a cell that raised (the partly executed notebook is still
+        written, so the error can be read in context).
+    """
+    from tqdm.auto import tqdm
+
+    from welfare._version import __version__
+    from welfare.io import expand_paths
+
+    out = Path(output_dir)
+    files = [Path(p) for p in expand_paths(logs if isinstance(logs, list | tuple) else [logs])]  # type: ignore[list-item]
+    if not files:
+        raise ReportError(f"no log files found in {logs!s}")
+    steps = tqdm(total=5, desc="welfare report", unit="step", disable=not progress)
+
+    steps.set_postfix_str("hashing inputs")
+    inputs = [{"path": os.fspath(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files]
+    spec_data, spec_path = _load_spec(spec)
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("figures", "tables"):
+        if (out / sub).is_dir():
+            shutil.rmtree(out / sub)
+    manifest_path = out / MANIFEST_NAME
+    if manifest_path.exists():
+        manifest_path.unlink()
+    if spec_data is not None and spec_path is None:
+        spec_file = out / "spec.json"
+        spec_file.write_text(json.dumps(spec_data, indent=2, sort_keys=True, default=_json_default) + "\n",
+                             encoding="utf-8")
+        spec_path = os.fspath(spec_file.resolve())
+    steps.update()
+
+    steps.set_postfix_str("preparing notebook")
+    nb_path = find_notebook(notebook)
+    nb = read_notebook(nb_path)
+    nb.metadata["welfare_source"] = nb_path.name
+    known = notebook_parameters(nb)
+    values: dict[str, Any] = {"logs": [os.fspath(p.resolve()) for p in files],
+                              "output_dir": os.fspath(out.resolve())}
+    if spec_path is not None or "spec" in known:
+        values["spec"] = spec_path
+    values.update(parameters or {})
+    values = {k: v for k, v in values.items() if k in known or k in (parameters or {})}
+    inject_parameters(nb, values)
+    steps.update()
+
+    steps.set_postfix_str(f"running {nb_path.name}")
+    executed_name = nb_path.stem + ".ipynb"
+    error: NotebookExecutionError | None = None
+    try:
+        execute_notebook(nb, cwd=nb_path.parent, timeout=timeout, kernel_name=kernel_name, progress=progress)
+    except NotebookExecutionError as err:
+        error = err
+    import nbformat
+
+    nbformat.write(nb, out / executed_name)
+    steps.update()
+
+    steps.set_postfix_str("writing provenance and HTML")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
+    metrics, lexicons = _metric_versions()
+    outputs = sorted(p for sub in ("tables", "figures") if (out / sub).is_dir() for p in (out / sub).iterdir())
+    provenance = {
+        "welfare_version": __version__,
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "libraries": _library_versions(),
+        "metrics": metrics,
+        "lexicons": lexicons,
+        "inputs": inputs,
+        "spec": spec_data,
+        "spec_path": spec_path,
+        "notebook": {"name": nb_path.name, "sha256": _sha256(nb_path)},
+        "parameters": values,
+        "outputs": {p.relative_to(out).as_posix(): _sha256(p) for p in outputs},
+        "generated_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        "status": "failed" if error else "ok",
+    }
+    prov_path = out / "provenance.json"
+    prov_path.write_text(json.dumps(provenance, indent=2, sort_keys=True, default=_json_default) + "\n",
+                         encoding="utf-8")
+    html_path = out / "report.html"
+    html_path.write_text(render_report_html(nb, manifest=manifest, provenance=provenance), encoding="utf-8")
+    steps.update()
+    steps.update()
+    steps.close()
+    if error is not None:
+        raise ReportError(f"{error}\n(the partly executed notebook is in {out / executed_name})") from error
+    return ReportResult(
+        output_dir=out, notebook=out / executed_name, html=html_path, provenance=prov_path,
+        tables=[out / f for entry in manifest.get("tables", []) for f in entry["files"]],
+        figures=[out / f for entry in manifest.get("figures", []) for f in entry["files"]],
+    )
+
+
+def sample_data_path() -> Path:
+    """The bundled synthetic sample (``data/sample/`` of the repository)."""
+    return Path(__file__).resolve().parents[2] / "data" / "sample"
+
+
+def run_demo(output_dir: str | os.PathLike[str] = "reports/demo", **kwargs: Any) -> ReportResult:
+    """:func:`run_report` on the bundled sample (``data/sample/``) with the default notebook.
+
+    Raises :class:`ReportError` when the sample is missing (it ships with the repository).
+    """
+    sample = sample_data_path()
+    if not sample.is_dir():
+        raise ReportError(f"the bundled sample {sample} is missing; it ships with the repository "
+                          "(regenerate it with welfare.simulate, see docs/report.md)")
+    return run_report(sample, output_dir, **kwargs)
