@@ -235,7 +235,7 @@ def before_after(
     confidence = check_confidence(confidence)
     if period is None:
         when = pd.to_datetime(data[time], utc=True, errors="coerce")
-        cut = pd.Timestamp(rollout)
+        cut = pd.Timestamp(str(rollout)) if not isinstance(rollout, pd.Timestamp) else rollout
         cut = cut.tz_localize("UTC") if cut.tzinfo is None else cut.tz_convert("UTC")
         after: pd.Series = (when >= cut).astype("float64").where(when.notna())
         label = f"{time} >= {rollout}"
