@@ -34,7 +34,7 @@ def trees(draw, roles=("system", "user", "assistant", "tool")):
     if current is not None:
         data["current"] = current
     if draw(st.booleans()):
-        data["metadata"] = {"condition": draw(TEXT), "n": draw(st.integers())}
+        data["metadata"] = {"condition": draw(TEXT), "n": draw(st.integers(-(2**63) + 1, 2**63 - 1))}  # ijson rejects ints outside this
     return Transcript.from_dict(data)
 
 

@@ -171,48 +171,71 @@ class Message:
 
         Raises :class:`TranscriptError` naming the field (``where`` prefixes it).
         """
-        if not isinstance(data, Mapping):
-            raise TranscriptError("a message must be a JSON object", field=where, expected="object",
-                                  found=type(data).__name__)
+        if not isinstance(data, dict):
+            if not isinstance(data, Mapping):
+                raise TranscriptError("a message must be a JSON object", field=where, expected="object",
+                                      found=type(data).__name__)
+            data = dict(data)
         role = data.get("role")
         if role not in ROLES:
             raise TranscriptError(f"unknown role {role!r}", field=f"{where}.role",
                                   expected=" | ".join(ROLES), found=repr(role))
         content = data.get("content", "")
-        if content is None:
-            content = ""
-        if isinstance(content, list):
-            for j, block in enumerate(content):
-                if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
-                    raise TranscriptError("a content block must be an object with a string 'type'",
-                                          field=f"{where}.content[{j}]", expected="{'type': str, ...}",
-                                          found=_short(block))
-            content = [dict(b) for b in content]
-        elif not isinstance(content, str):
-            raise TranscriptError("content must be a string or a list of blocks", field=f"{where}.content",
-                                  expected="string | list of blocks", found=type(content).__name__)
-        for key in ("id", "parent", "tool_call_id", "name", "created_at"):
-            value = data.get(key)
+        if content.__class__ is not str:
+            content = _check_content(content, where)
+        elif len(data) == 2 and "content" in data:  # the common {"role", "content"} message
+            return cls(role=role, content=content)
+        mid = data.get("id")
+        parent = data.get("parent")
+        tool_call_id = data.get("tool_call_id")
+        name = data.get("name")
+        created_at = data.get("created_at")
+        for key, value in (("id", mid), ("parent", parent), ("tool_call_id", tool_call_id), ("name", name),
+                           ("created_at", created_at)):
             if value is not None and not isinstance(value, str):
                 raise TranscriptError(f"{key} must be a string", field=f"{where}.{key}", expected="string",
                                       found=type(value).__name__)
-        raw_calls = data.get("tool_calls") or []
-        if not isinstance(raw_calls, list):
-            raise TranscriptError("tool_calls must be a list", field=f"{where}.tool_calls", expected="list",
-                                  found=type(raw_calls).__name__)
-        calls = []
-        for j, call in enumerate(raw_calls):
-            if not isinstance(call, Mapping) or not isinstance(call.get("name"), str):
-                raise TranscriptError("a tool call needs a string 'name'", field=f"{where}.tool_calls[{j}]",
-                                      expected="{'name': str, 'arguments'?, 'id'?}", found=_short(call))
-            calls.append(ToolCall(name=call["name"], arguments=call.get("arguments"), id=call.get("id")))
-        metadata = data.get("metadata") or {}
-        if not isinstance(metadata, Mapping):
+        raw_calls = data.get("tool_calls")
+        calls: tuple[ToolCall, ...] = ()
+        if raw_calls:
+            calls = _check_calls(raw_calls, where)
+        metadata = data.get("metadata")
+        if metadata is None:
+            metadata = {}
+        elif not isinstance(metadata, Mapping):
             raise TranscriptError("metadata must be an object", field=f"{where}.metadata", expected="object",
                                   found=type(metadata).__name__)
-        return cls(role=role, content=content, id=data.get("id"), parent=data.get("parent"),
-                   tool_calls=tuple(calls), tool_call_id=data.get("tool_call_id"), name=data.get("name"),
-                   created_at=data.get("created_at"), metadata=dict(metadata))
+        return cls(role=role, content=content, id=mid, parent=parent, tool_calls=calls, tool_call_id=tool_call_id,
+                   name=name, created_at=created_at, metadata=dict(metadata))
+
+
+def _check_content(content: Any, where: str) -> str | list[dict[str, Any]]:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        for j, block in enumerate(content):
+            if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+                raise TranscriptError("a content block must be an object with a string 'type'",
+                                      field=f"{where}.content[{j}]", expected="{'type': str, ...}",
+                                      found=_short(block))
+        return [dict(b) for b in content]
+    raise TranscriptError("content must be a string or a list of blocks", field=f"{where}.content",
+                          expected="string | list of blocks", found=type(content).__name__)
+
+
+def _check_calls(raw_calls: Any, where: str) -> tuple[ToolCall, ...]:
+    if not isinstance(raw_calls, list):
+        raise TranscriptError("tool_calls must be a list", field=f"{where}.tool_calls", expected="list",
+                              found=type(raw_calls).__name__)
+    calls = []
+    for j, call in enumerate(raw_calls):
+        if not isinstance(call, Mapping) or not isinstance(call.get("name"), str):
+            raise TranscriptError("a tool call needs a string 'name'", field=f"{where}.tool_calls[{j}]",
+                                  expected="{'name': str, 'arguments'?, 'id'?}", found=_short(call))
+        calls.append(ToolCall(name=call["name"], arguments=call.get("arguments"), id=call.get("id")))
+    return tuple(calls)
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,14 +339,17 @@ class Transcript:
                 raise TranscriptError("a message with a parent needs an id", field=f"messages[{i}].id",
                                       expected="string", found="null")
         by_id = {m.id: m for m in self.messages if m.id is not None}
+        rooted: set[str | None] = set()  # ids already known to lead to a root: each link is walked once
         for i, m in enumerate(self.messages):
-            hops, node = 0, m
-            while node.parent is not None:
-                node = by_id[node.parent]
-                hops += 1
-                if hops > len(self.messages):
+            chain: list[str | None] = []
+            node = m
+            while node.parent is not None and node.id not in rooted:
+                chain.append(node.id)
+                if len(chain) > len(self.messages):
                     raise TranscriptError("parent links form a cycle", field=f"messages[{i}].parent",
                                           expected="links that lead to a root", found=f"cycle through {m.id!r}")
+                node = by_id[node.parent]
+            rooted.update(chain)
         if self.current is not None and self.current not in seen:
             raise TranscriptError(f"current node {self.current!r} is not a message of this conversation",
                                   field="current", expected="id of a message", found=repr(self.current))

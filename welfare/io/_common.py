@@ -179,7 +179,7 @@ def _iter_array(path: str) -> Iterator[tuple[Record, Any]]:
                 return
             except (ijson.JSONError, ijson.IncompleteJSONError) as err:
                 reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                trunc = " (truncated?)" if isinstance(err, ijson.IncompleteJSONError) else ""
+                trunc = " (truncated?)" if "premature EOF" in str(err) or "Incomplete" in str(err) else ""
                 yield where, RecordError(f"malformed JSON{trunc}: {reason}", field=where.prefix,
                                          expected="a JSON array of objects", found="the rest of the file")
                 return

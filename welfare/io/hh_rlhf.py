@@ -40,7 +40,7 @@ from welfare.transcript import Message, Transcript
 
 __all__ = ["parse_hh_text", "read_hh_rlhf", "to_hh_text", "write_hh_rlhf"]
 
-_MARKER = re.compile(r"(?:^|\n\n)(Human|Assistant):[ ]?")
+_MARKER = re.compile(r"\n\n(Human|Assistant): ?")  # no ^-alternative: it makes the scan four times slower
 _ROLE = {"Human": "user", "Assistant": "assistant"}
 _SPEAKER = {"user": "Human", "assistant": "Assistant"}
 
@@ -50,6 +50,8 @@ def parse_hh_text(text: str, field: str = "text") -> list[tuple[str, str]]:
 
     Raises :class:`~welfare.transcript.TranscriptError` when the text does not start with a turn marker.
     """
+    if text.startswith(("Human:", "Assistant:")):  # some copies drop the leading blank line
+        text = "\n\n" + text
     pieces = _MARKER.split(text)
     if pieces[0].strip() or len(pieces) < 3:
         raise fail("text must start with '\\n\\nHuman:' or '\\n\\nAssistant:'", field,

@@ -46,6 +46,7 @@ __all__ = ["message_from_openai", "message_to_openai", "read_openai", "write_ope
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool",
           "function": "tool"}
+_SIMPLE_ROLES = frozenset({"system", "user", "assistant", "tool"})
 _KNOWN_MESSAGE_KEYS = {"role", "content", "name", "tool_calls", "tool_call_id", "refusal", "function_call"}
 _WRAPPER_KEYS = {"messages", "input", "request", "response", "choices", "body", "custom_id", "id", "metadata",
                  "model", "tools", "ideal"}
@@ -55,6 +56,8 @@ def message_from_openai(data: Any, field: str) -> Message:
     """One OpenAI chat message as a :class:`Message`; raises :class:`TranscriptError` naming ``field``."""
     m = as_dict(data, field, optional=False)
     role = m.get("role")
+    if len(m) == 2 and role in _SIMPLE_ROLES and m.get("content").__class__ is str:  # the common case
+        return Message(role=role, content=m["content"])
     if role not in _ROLES:
         raise fail(f"unknown role {role!r}", f"{field}.role", " | ".join(_ROLES), short(role))
     content: str | list[dict[str, Any]]
