@@ -14,29 +14,34 @@ from welfare.io._base import FormatSpec, RecordError, iter_lines, register_forma
 from welfare.io._json import decode_json, dumps
 from welfare.transcript import SCHEMA_VERSION, Transcript, TranscriptError
 
-__all__ = ["read_canonical", "write_canonical"]
+__all__ = ["parse_canonical_line", "read_canonical", "write_canonical"]
 
 
 def read_canonical(path: str | os.PathLike[str]) -> Iterator[Transcript | RecordError]:
     for lineno, raw in iter_lines(path):
-        obj = decode_json(raw, lineno)
-        if isinstance(obj, RecordError):
-            yield obj
-            continue
-        if not isinstance(obj, dict):
-            yield RecordError("a line must hold one conversation object", line=lineno, field="$",
-                              expected="object", found=type(obj).__name__)
-            continue
-        version = obj.get("schema_version", SCHEMA_VERSION)
-        if str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-            yield RecordError(f"unsupported schema version {version!r}", line=lineno, field="schema_version",
-                              expected=f"{SCHEMA_VERSION.split('.')[0]}.x", found=repr(version))
-            continue
-        try:
-            yield Transcript.from_dict(obj)
-        except TranscriptError as err:
-            rid = obj.get("id") if isinstance(obj.get("id"), str) else None
-            yield RecordError.from_transcript_error(err, line=lineno, record_id=rid)
+        yield parse_canonical_line(raw, lineno)
+
+
+def parse_canonical_line(raw: bytes, lineno: int | None) -> Transcript | RecordError:
+    """One canonical JSONL line (without its newline) as a transcript, or a :class:`RecordError` saying why not.
+
+    The per-line step of :func:`read_canonical`, for readers of byte ranges (``welfare.parallel``).
+    """
+    obj = decode_json(raw, lineno)
+    if isinstance(obj, RecordError):
+        return obj
+    if not isinstance(obj, dict):
+        return RecordError("a line must hold one conversation object", line=lineno, field="$",
+                           expected="object", found=type(obj).__name__)
+    version = obj.get("schema_version", SCHEMA_VERSION)
+    if str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        return RecordError(f"unsupported schema version {version!r}", line=lineno, field="schema_version",
+                           expected=f"{SCHEMA_VERSION.split('.')[0]}.x", found=repr(version))
+    try:
+        return Transcript.from_dict(obj)
+    except TranscriptError as err:
+        rid = obj.get("id") if isinstance(obj.get("id"), str) else None
+        return RecordError.from_transcript_error(err, line=lineno, record_id=rid)
 
 
 def write_canonical(transcripts: Iterable[Transcript], out: str | os.PathLike[str] | IO[str]) -> int:
