@@ -385,3 +385,45 @@ def test_message_table_has_one_row_per_message_per_branch(tmp_path):
     assert tree[tree.branch_id == "a2"].is_active_branch.all()
     assert json.loads(table.tool_calls_json.dropna().iloc[0])[0]["name"] == "calc"
     assert json.loads(table.conversation_metadata_json.iloc[0])["condition"] == "treatment"
+
+
+def test_export_folder_with_other_files_loads_leniently_and_fails_strictly(tmp_path):
+    shutil.copy(FIXTURES / "claude" / "conversations.json", tmp_path / "conversations.json")
+    (tmp_path / "users.json").write_text('[{"uuid": "u1", "full_name": "A. Person"}]')
+    report = wio.LoadReport()
+    convs = load_all(tmp_path, strict=False, report=report)
+    assert len(convs) == 2 and report.read == 3 and len(report.rejected) == 1
+    assert report.rejected[0].path.endswith("users.json") and "file skipped" in report.rejected[0].reason
+    with pytest.raises(wio.UnknownFormatError):
+        load_all(tmp_path)
+
+
+def test_reader_options_go_only_to_readers_that_take_them(tmp_path):
+    shutil.copy(FIXTURES / "table.csv", tmp_path / "a.csv")
+    shutil.copy(FIXTURES / "sharegpt.json", tmp_path / "b.json")
+    assert len(load_all(tmp_path, prompt="prompt", response="completion")) == 5
+    with pytest.raises(ValueError, match="the sharegpt reader takes no option 'prompt'"):
+        load_all(tmp_path / "b.json", format="sharegpt", prompt="prompt")
+
+
+def test_openai_responses_style_text_parts_count_as_text_and_survive_writing(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_text(json.dumps({"messages": [
+        {"role": "user", "content": [{"type": "input_text", "text": "Hi there"}]},
+        {"role": "assistant", "content": [{"type": "output_text", "text": "Hello!", "annotations": []}]}]}) + "\n")
+    (t,) = load_all(path, format="openai")
+    assert [m.text for m in t.messages] == ["Hi there", "Hello!"]
+    wio.write([t], tmp_path / "w.jsonl", format="openai")
+    line = json.loads((tmp_path / "w.jsonl").read_text())
+    assert line["messages"][1]["content"] == [{"type": "output_text", "text": "Hello!", "annotations": []}]
+
+
+def test_sharegpt_top_level_system_prompt(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps({"id": "x", "system": "Be brief.", "conversations": [
+        {"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}) + "\n")
+    (t,) = load_all(path, format="sharegpt")
+    assert [(m.role, m.text) for m in t.messages] == [("system", "Be brief."), ("user", "hi"), ("assistant", "hello")]
+    wio.write([t], tmp_path / "w.jsonl", format="sharegpt")
+    line = json.loads((tmp_path / "w.jsonl").read_text())
+    assert line["system"] == "Be brief." and len(line["conversations"]) == 2

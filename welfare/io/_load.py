@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -48,6 +49,12 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     )
 
 
+def _reader_options(fmt: str) -> list[str]:
+    """Keyword options the reader of ``fmt`` accepts (e.g. ``prompt``/``response`` for ``table``)."""
+    params = inspect.signature(FORMATS[fmt].read).parameters.values()
+    return [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+
+
 def _parquet_head(path: str) -> bytes:
     """What sniffers see of a Parquet file: ``PAR1\\n`` and its column names, one a line.
 
@@ -85,7 +92,9 @@ def load(
     report
         A :class:`LoadReport` to fill in; ``report.read == report.loaded + len(report.rejected)``.
     options
-        Passed to the format's reader (e.g. ``prompt=``/``response=`` column names for ``table``).
+        Passed to the format's reader (e.g. ``prompt=``/``response=`` column names for ``table``);
+        with detection, each reader gets only the options it takes. Lenient loading lists a file
+        that no reader recognises as one rejected record and goes on.
 
     Examples
     --------
@@ -96,12 +105,29 @@ def load(
     if format is not None and format not in FORMATS:
         raise UnknownFormatError(f"unknown format {format!r}", expected="one of: " + ", ".join(known_formats()),
                                  found=repr(format))
+    if format is not None:
+        unknown = sorted(set(options) - set(_reader_options(format)))
+        if unknown:
+            raise ValueError(f"the {format} reader takes no option {unknown[0]!r}; its options: "
+                             + (", ".join(_reader_options(format)) or "none"))
     rep = report if report is not None else LoadReport()
     for path in expand_paths(paths):
-        fmt = format or detect_format(path)
+        if format is None:
+            try:
+                fmt = detect_format(path)
+            except UnknownFormatError as err:
+                if strict:
+                    raise
+                # lenient: a file no reader recognises (e.g. users.json beside conversations.json in an
+                # export folder) is listed as one rejected record and loading goes on
+                rep.rejected.append(Rejected(path, None, f"{err.reason}; file skipped (pass format=... to read it)"))
+                continue
+        else:
+            fmt = format
         rep.formats[path] = fmt
         spec = FORMATS[fmt]
-        for item in spec.read(path, **options):
+        accepted = _reader_options(fmt)
+        for item in spec.read(path, **{k: v for k, v in options.items() if k in accepted}):
             if isinstance(item, RecordError):
                 if strict:
                     raise item.to_exception(path)

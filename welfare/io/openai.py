@@ -46,6 +46,7 @@ __all__ = ["message_from_openai", "message_to_openai", "read_openai", "write_ope
 
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant", "tool": "tool",
           "function": "tool"}
+_TEXT_PART_TYPES = frozenset({"input_text", "output_text"})
 _SIMPLE_ROLES = frozenset({"system", "user", "assistant", "tool"})
 _KNOWN_MESSAGE_KEYS = {"role", "content", "name", "tool_calls", "tool_call_id", "refusal", "function_call"}
 _WRAPPER_KEYS = {"messages", "input", "request", "response", "choices", "body", "custom_id", "id", "metadata",
@@ -71,6 +72,9 @@ def message_from_openai(data: Any, field: str) -> Message:
         for j, part in enumerate(raw):
             if isinstance(part, str):  # some exporters write bare strings
                 content.append({"type": "text", "text": part})
+            elif isinstance(part, dict) and part.get("type") in _TEXT_PART_TYPES and isinstance(part.get("text"), str):
+                # Responses-API style text parts: a text block that remembers its original type
+                content.append({**part, "type": "text", "openai_type": part["type"]})
             elif isinstance(part, dict) and isinstance(part.get("type"), str):
                 content.append(part)
             else:
@@ -128,6 +132,8 @@ def message_to_openai(m: Message) -> dict[str, Any]:
                 out["content"] = parts
         else:
             out["content"] = parts
+    if isinstance(out.get("content"), list):
+        out["content"] = [_part_out(b) for b in out["content"]]
     if m.name is not None:
         out["name"] = m.name
     calls = m.calls()
@@ -147,6 +153,12 @@ def message_to_openai(m: Message) -> dict[str, Any]:
         out["tool_call_id"] = m.tool_call_id
     out.update(own.get("extra", {}))
     return out
+
+
+def _part_out(block: dict[str, Any]) -> dict[str, Any]:
+    if "openai_type" in block:
+        return {**{k: v for k, v in block.items() if k != "openai_type"}, "type": block["openai_type"]}
+    return block
 
 
 def _arguments_text(arguments: Any) -> str:

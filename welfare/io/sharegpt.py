@@ -4,7 +4,8 @@
 ``model`` → assistant; ``system`` → system; ``function_call`` → assistant (the value is the call
 text); ``observation``/``tool``/``function``/``function_response`` → tool. A ``from`` other than
 ``human``/``gpt``/``system`` is kept in ``message.metadata["sharegpt_from"]`` so writing restores
-it. Other record fields (``model``, ``source``, ``tools``, ...) become conversation metadata.
+it. A top-level ``system`` string (LLaMA-Factory style) becomes a leading system message. Other
+record fields (``model``, ``source``, ``tools``, ...) become conversation metadata.
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
         if extra:
             meta["sharegpt"] = extra
         messages.append(Message(role=role, content=value, metadata=meta))
-    metadata = {k: json_safe(v) for k, v in obj.items() if k not in (key, "id", "metadata")}
+    system = obj.get("system")
+    if isinstance(system, str) and system:  # a top-level system prompt (LLaMA-Factory style)
+        messages.insert(0, Message(role="system", content=system, metadata={"sharegpt_field": "system"}))
+    metadata = {k: json_safe(v) for k, v in obj.items() if k not in (key, "id", "metadata", "system")}
     if isinstance(obj.get("metadata"), dict):
         metadata.update(obj["metadata"])
     cid = obj.get("id")
@@ -91,8 +95,12 @@ def write_sharegpt(transcripts: Iterable[Transcript], out: str | os.PathLike[str
             fh.write("[")
         for t in transcripts:
             for cid, msgs, meta in linear_views(t, branches):
-                turns = []
+                turns: list[dict[str, Any]] = []
+                record_system = None
                 for m in msgs:
+                    if m.metadata.get("sharegpt_field") == "system" and record_system is None and not turns:
+                        record_system = m.text
+                        continue
                     who = m.metadata.get("sharegpt_from") or _DEFAULT_FROM[m.role]
                     value = m.text
                     if not value and m.calls():
@@ -103,6 +111,8 @@ def write_sharegpt(transcripts: Iterable[Transcript], out: str | os.PathLike[str
                         turn.update(m.metadata["sharegpt"])
                     turns.append(turn)
                 record: dict[str, Any] = {"id": cid, "conversations": turns}
+                if record_system is not None:
+                    record["system"] = record_system
                 for k, v in meta.items():
                     record.setdefault(k, v)
                 text = dumps(record)
