@@ -485,6 +485,12 @@ class Transcript:
     def __len__(self) -> int:
         return len(self.messages)
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the safe transcript viewer (:func:`welfare.report.render_transcript_html`)."""
+        from welfare.report import render_transcript_html
+
+        return render_transcript_html(self, full_page=False)
+
 
 def iter_branches(transcripts: Iterable[Transcript]) -> Iterator[tuple[Transcript, Branch]]:
     """(transcript, branch) for every branch of every transcript."""
