@@ -181,3 +181,10 @@ def test_sanitizer_keeps_tables_drops_active_content() -> None:
     assert '<a href="#ok">k</a>' in clean and "<a>l</a>" in clean
     assert clean.endswith("<b></b>")
     assert sanitize_html("a < b & c") == "a &lt; b &amp; c"
+
+
+def test_notebook_display_delegates_to_viewer_fragment() -> None:
+    t = _tree_transcript("<script>x</script>")
+    fragment = t._repr_html_()
+    assert fragment == render_transcript_html(t, full_page=False)
+    assert not fragment.startswith("<!DOCTYPE") and "&lt;script&gt;x&lt;/script&gt;" in fragment

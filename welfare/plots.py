@@ -11,7 +11,7 @@ palette, TrueType fonts in vector output and type sizes readable at journal colu
 Every function reads the tables of :func:`welfare.score` (columns documented in
 docs/architecture.md) and labels what it shows as *apparent* or *expressed*: the metrics measure
 text, not inner states. Figures of analysis results (forest plots, Kaplan–Meier curves, event
-studies) live in :mod:`welfare.analysis`; they are re-exported here when that package provides them.
+studies, policy audits) live in :mod:`welfare.analysis` and are re-exported here under the same names.
 """
 
 from __future__ import annotations
@@ -26,6 +26,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
+# Figures of analysis results are owned by welfare.analysis; re-exported here so one module has every figure.
+from welfare.analysis import event_study_plot, forest_plot, policy_audit_plot, survival_plot
+
 __all__ = [
     "OKABE_ITO",
     "STYLE_PATH",
@@ -33,11 +36,15 @@ __all__ = [
     "arm_colors",
     "distress_trajectory",
     "ending_methods",
+    "event_study_plot",
     "figure_size",
+    "forest_plot",
     "metric_distribution",
+    "policy_audit_plot",
     "refusal_shares",
     "save_figure",
     "style",
+    "survival_plot",
     "use_style",
 ]
 
@@ -359,17 +366,3 @@ def ending_methods(conversations: pd.DataFrame, *, arm: str = "condition", ax: A
     ax.set_ylabel("conversations ended")
     ax.legend(title="ended by / method", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
-
-
-def __getattr__(name: str) -> Any:
-    """Figures of analysis results live in :mod:`welfare.analysis`; reach them here by name too."""
-    try:
-        import welfare.analysis as analysis
-    except ImportError as err:  # pragma: no cover - analysis always ships
-        raise AttributeError(name) from err
-    plotting = getattr(analysis, "plots", None)
-    for source in (plotting, analysis):
-        if source is not None and name.startswith("plot_") and hasattr(source, name):
-            return getattr(source, name)
-    raise AttributeError(f"module 'welfare.plots' has no attribute {name!r}")
-
