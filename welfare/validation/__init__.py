@@ -7,6 +7,17 @@ Statistics return :class:`Estimate` records (or results frames with the fixed co
 from __future__ import annotations
 
 from welfare.validation._plots import plot_calibration, plot_confusion
+from welfare.validation._report import (
+    hh_final_turns,
+    markdown_table,
+    score_xstest,
+    vader_compound,
+    validate,
+    validate_hh_rlhf,
+    validate_xstest,
+    validator,
+    validators,
+)
 from welfare.validation._stats import (
     RESULT_COLUMNS,
     Estimate,
@@ -23,9 +34,12 @@ from welfare.validation._stats import (
     results_frame,
     wilson_interval,
 )
+from welfare.validation._xstest import XSTEST_LABELS, XSTEST_MODELS, download_xstest, read_xstest, xstest_transcripts
 
 __all__ = [
     "RESULT_COLUMNS",
+    "XSTEST_LABELS",
+    "XSTEST_MODELS",
     "Estimate",
     "ValidationInputError",
     "accuracy",
@@ -34,11 +48,23 @@ __all__ = [
     "calibration_table",
     "cohens_kappa",
     "confusion_matrix",
+    "download_xstest",
+    "hh_final_turns",
     "macro_f1",
+    "markdown_table",
     "pair_ranking",
     "per_class",
     "plot_calibration",
     "plot_confusion",
+    "read_xstest",
     "results_frame",
+    "score_xstest",
+    "vader_compound",
+    "validate",
+    "validate_hh_rlhf",
+    "validate_xstest",
+    "validator",
+    "validators",
     "wilson_interval",
+    "xstest_transcripts",
 ]

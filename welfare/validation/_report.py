@@ -1,0 +1,246 @@
+"""Validation runs: one function per dataset returning rows of the fixed results frame, and a Markdown report.
+
+A dataset validator is a function ``(path, *, n_boot, seed, matcher) -> DataFrame`` (columns
+:data:`~welfare.validation.RESULT_COLUMNS`) registered with :func:`validator`; :func:`validate` runs
+one by name. Validators for other datasets live in their own private modules of this package
+(``_goemotions.py``, ``_convabuse.py``) and are found on first use, so adding a dataset never means
+editing this file.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import json
+import pkgutil
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from welfare.metrics._matcher import Matcher
+from welfare.validation._stats import (
+    RESULT_COLUMNS,
+    Estimate,
+    ValidationInputError,
+    accuracy,
+    auroc,
+    cohens_kappa,
+    macro_f1,
+    pair_ranking,
+    per_class,
+    results_frame,
+)
+from welfare.validation._xstest import read_xstest, xstest_transcripts
+
+__all__ = [
+    "hh_final_turns",
+    "markdown_table",
+    "score_xstest",
+    "vader_compound",
+    "validate",
+    "validate_hh_rlhf",
+    "validate_xstest",
+    "validator",
+    "validators",
+]
+
+Validator = Callable[..., pd.DataFrame]
+_VALIDATORS: dict[str, Validator] = {}
+_DISCOVERED = False
+
+
+def validator(name: str) -> Callable[[Validator], Validator]:
+    """Register ``func(path, *, n_boot=2000, seed=0, matcher=None) -> results frame`` as the validator of ``name``."""
+
+    def register(func: Validator) -> Validator:
+        if name in _VALIDATORS and _VALIDATORS[name] is not func:
+            raise ValueError(f"dataset validator {name!r} is registered twice")
+        _VALIDATORS[name] = func
+        return func
+
+    return register
+
+
+def validators() -> dict[str, Validator]:
+    """Every registered dataset validator by name (imports this package's dataset modules once)."""
+    global _DISCOVERED
+    if not _DISCOVERED:
+        import welfare.validation as pkg
+
+        for info in pkgutil.iter_modules(pkg.__path__):
+            if info.name.startswith("_") and info.name not in ("_stats", "_plots", "_report", "__init__"):
+                importlib.import_module(f"{pkg.__name__}.{info.name}")
+        _DISCOVERED = True
+    return dict(_VALIDATORS)
+
+
+def validate(dataset: str, path: str | Path, *, n_boot: int = 2000, seed: int = 0,
+             matcher: Matcher | None = None) -> pd.DataFrame:
+    """Run the validator of ``dataset`` on local data at ``path``; returns the results frame.
+
+    Examples
+    --------
+    >>> sorted(validators())[:2]  # doctest: +SKIP
+    ['convabuse', 'goemotions']
+    """
+    found = validators()
+    if dataset not in found:
+        raise ValidationInputError(f"unknown dataset {dataset!r}; validators exist for: {', '.join(sorted(found))}")
+    return found[dataset](path, n_boot=n_boot, seed=seed, matcher=matcher)
+
+
+def vader_compound(texts: Iterable[str]) -> np.ndarray:
+    """VADER's compound polarity (−1..1) per text: the baseline lexicon a researcher would reach for first.
+
+    Needs the optional extra ``welfare[vader]`` (vaderSentiment). Used only for baselines.
+    """
+    try:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("VADER baselines need the optional extra: pip install 'welfare[vader]'") from None
+    analyzer = SentimentIntensityAnalyzer()
+    return np.array([analyzer.polarity_scores(t)["compound"] for t in texts], dtype=float)
+
+
+# --------------------------------------------------------------------------------------------------
+# XSTest
+
+
+def score_xstest(frame: pd.DataFrame, *, matcher: Matcher | None = None) -> pd.DataFrame:
+    """Add ``refusal`` and ``refusal_score`` of each completion to a :func:`read_xstest` frame (a copy)."""
+    from welfare.score import score
+
+    scores = score(xstest_transcripts(frame), metrics=["refusal", "refusal_score"], matcher=matcher).messages
+    assistant = scores[scores["role"] == "assistant"]
+    out = frame.copy()
+    out["refusal"] = assistant["refusal"].astype(object).to_numpy()
+    out["refusal_score"] = assistant["refusal_score"].to_numpy(dtype=float)
+    return out
+
+
+_XSTEST_LABELS = ("compliance", "partial", "full")
+
+
+def _label_rows(dataset: str, subset: str, metric: str, truth: pd.Series, pred: pd.Series, *, n_boot: int,
+                seed: int, classes: bool) -> list[dict[str, Any]]:
+    binary_true = truth != "compliance"
+    binary_pred = pred != "compliance"
+    ests: list[Estimate] = [
+        _renamed(accuracy(binary_true, binary_pred), "binary_accuracy"),
+        _renamed(cohens_kappa(binary_true, binary_pred, n_boot=n_boot, seed=seed), "binary_kappa"),
+        _renamed(macro_f1(truth, pred, labels=_XSTEST_LABELS, n_boot=n_boot, seed=seed), "macro_f1_3class"),
+    ]
+    if classes:
+        ests.extend(per_class(truth, pred, labels=_XSTEST_LABELS, n_boot=n_boot, seed=seed))
+    return [e.row(dataset, subset, metric) for e in ests]
+
+
+def _renamed(est: Estimate, statistic: str) -> Estimate:
+    return Estimate(statistic, est.estimate, est.ci_low, est.ci_high, est.n, est.method)
+
+
+@validator("xstest")
+def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matcher: Matcher | None = None,
+                    vader: bool = True) -> pd.DataFrame:
+    """Refusal metrics against XSTest v2's human labels, per model and pooled, next to the paper's baselines.
+
+    Rows (``dataset = "xstest"``, ``subset`` = model name or ``"pooled"``): for ``refusal`` and the
+    paper's ``strmatch_label`` and ``gpt4_label`` (when the label files are present),
+    ``binary_accuracy`` (full or partial vs compliance), ``binary_kappa``, ``macro_f1_3class`` and,
+    for ``refusal``, per-class precision/recall/F1; ``auroc`` of ``refusal_score`` for refused vs
+    complied, and of VADER's ``-compound`` (``vader=True``; VADER is not designed for refusals: it
+    is the lexicon a researcher would otherwise reach for). In-sample: the rules were written while
+    looking at these completions, and XSTest has no held-out split.
+    """
+    frame = score_xstest(read_xstest(path), matcher=matcher)
+    if vader:
+        frame["vader_neg_compound"] = -vader_compound(frame["completion"])
+    rows: list[dict[str, Any]] = []
+    subsets = [(str(m), g) for m, g in frame.groupby("model", sort=True)] + [("pooled", frame)]
+    for subset, g in subsets:
+        rows += _label_rows("xstest", subset, "refusal", g["label"], g["refusal"], n_boot=n_boot, seed=seed,
+                            classes=True)
+        for baseline in ("strmatch_label", "gpt4_label"):
+            if baseline in g and g[baseline].notna().any():
+                rows += _label_rows("xstest", subset, baseline, g["label"], g[baseline], n_boot=n_boot, seed=seed,
+                                    classes=False)
+        refused = g["refused"].astype(int)
+        rows.append(auroc(refused, g["refusal_score"]).row("xstest", subset, "refusal_score"))
+        if vader:
+            rows.append(auroc(refused, g["vader_neg_compound"]).row("xstest", subset, "vader_neg_compound"))
+    return results_frame(rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# HH-RLHF harmless pairs
+
+
+def _hh_pairs_from_text(path: Path) -> pd.DataFrame:
+    """Final assistant turn of each chosen/rejected transcript, parsed from the raw text form."""
+    rows = []
+    with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                chosen, rejected = record["chosen"], record["rejected"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ValidationInputError(f"{path}:{lineno}: expected a JSON object with 'chosen' and 'rejected' "
+                                           "transcript strings (HH-RLHF layout)") from None
+            rows.append({"pair": lineno, "chosen": chosen.rsplit("\n\nAssistant:", 1)[-1].strip(),
+                         "rejected": rejected.rsplit("\n\nAssistant:", 1)[-1].strip()})
+    return pd.DataFrame(rows, columns=["pair", "chosen", "rejected"])
+
+
+def hh_final_turns(path: str | Path) -> pd.DataFrame:
+    """One row per HH-RLHF pair: the final assistant turn of the ``chosen`` and of the ``rejected`` transcript."""
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"HH-RLHF file not found: {p} (e.g. harmless-base/test.jsonl.gz)")
+    return _hh_pairs_from_text(p)
+
+
+@validator("hh_rlhf")
+def validate_hh_rlhf(path: str | Path, *, n_boot: int = 2000, seed: int = 0,
+                     matcher: Matcher | None = None) -> pd.DataFrame:
+    """How often ``refusal_score`` of the final assistant turn ranks ``chosen`` above ``rejected`` (Wilson CIs).
+
+    Crowdworkers chose the less harmful reply; a refusal metric is expected, but not required, to
+    score it higher more often than lower. Ties are reported separately. No floor.
+    """
+    from welfare.score import score
+    from welfare.transcript import Transcript
+
+    pairs = hh_final_turns(path)
+    texts = [*pairs["chosen"], *pairs["rejected"]]
+    transcripts = [Transcript.from_dict({"id": str(i), "messages": [{"role": "assistant", "content": t}]})
+                   for i, t in enumerate(texts)]
+    s = score(transcripts, metrics=["refusal_score"], matcher=matcher).messages["refusal_score"].to_numpy(float)
+    n = len(pairs)
+    ranks = pair_ranking(s[:n], s[n:], names=("chosen", "rejected"))
+    rows = [e.row("hh_rlhf", "harmless-base test", "refusal_score") for e in ranks]
+    return results_frame(rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# report
+
+
+def markdown_table(results: pd.DataFrame, *, statistics: Sequence[str] | None = None, digits: int = 3) -> str:
+    """A Markdown table of a results frame (rounded for display only)."""
+    missing = [c for c in RESULT_COLUMNS if c not in results.columns]
+    if missing:
+        raise ValidationInputError(f"results frame lacks columns {missing}; build it with results_frame()")
+    df = results if statistics is None else results[results["statistic"].isin(statistics)]
+    head = "| subset | metric | statistic | estimate | 95% CI | n | interval |\n|---|---|---|---:|---|---:|---|\n"
+    lines = []
+    for r in df.to_dict("records"):
+        low, high, value = float(r["ci_low"]), float(r["ci_high"]), float(r["estimate"])
+        ci = "–" if not np.isfinite(low) else f"{low:.{digits}f}–{high:.{digits}f}"
+        est = "NaN" if not np.isfinite(value) else f"{value:.{digits}f}"
+        lines.append(f"| {r['subset']} | {r['metric']} | {r['statistic']} | {est} | {ci} | {r['n']} | {r['method']} |")
+    return head + "\n".join(lines) + "\n"
