@@ -14,6 +14,9 @@ from welfare import Transcript
 from welfare.io import load_all, read_canonical, write_canonical
 
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20)
+BLOCK = st.one_of(st.builds(lambda t: {"type": "text", "text": t}, TEXT),
+                  st.builds(lambda t: {"type": "thinking", "thinking": t, "signature": "s"}, TEXT))
+CONTENT = st.one_of(TEXT, st.lists(BLOCK, max_size=3))
 
 
 @st.composite
@@ -25,7 +28,10 @@ def trees(draw, roles=("system", "user", "assistant", "tool")):
         parents.append(draw(st.one_of(st.none(), st.integers(min_value=0, max_value=i - 1))))
     messages = []
     for i in range(n):
-        m = {"id": f"m{i}", "role": draw(st.sampled_from(roles)), "content": draw(TEXT)}
+        m = {"id": f"m{i}", "role": draw(st.sampled_from(roles)), "content": draw(CONTENT)}
+        if m["role"] == "assistant" and draw(st.booleans()):
+            m["tool_calls"] = [{"name": draw(st.sampled_from(["search", "end_conversation"])),
+                                "arguments": {"q": draw(TEXT)}, "id": f"call{i}"}]
         if parents[i] is not None:
             m["parent"] = f"m{parents[i]}"
         messages.append(m)
@@ -91,3 +97,6 @@ def test_tree_exports_keep_every_branch(t, fmt):
         (back,) = load_all(path, format=fmt)
     assert _paths(back) == _paths(t)
     assert [m.text for m in back.active_branch.messages] == [m.text for m in t.active_branch.messages]
+    calls = sorted([[c.name for m in b.messages for c in m.calls()] for b in t.branches()])
+    assert sorted([[c.name for m in b.messages for c in m.calls()] for b in back.branches()]) == calls
+    assert back.ending == t.ending  # an end_conversation call survives the export

@@ -53,6 +53,8 @@ _TEXT_KEY = {"code": "text", "execution_output": "text", "tether_quote": "text",
 _CONV_KEYS = {"title", "create_time", "update_time", "mapping", "current_node", "conversation_id", "id",
               "default_model_slug", "welfare_metadata"}
 _MSG_KEYS = {"id", "author", "create_time", "content"}
+#: message metadata keys the writer uses for what a ChatGPT node has no field for
+_WELFARE_KEYS = ("welfare_metadata", "welfare_tool_calls", "welfare_tool_call_id")
 
 
 def _content(raw: Any, field: str) -> tuple[str | list[dict[str, Any]], dict[str, Any]]:
@@ -139,16 +141,24 @@ def _message(node_id: str, raw: dict[str, Any], field: str) -> Message | None:
         info["call_in_content"] = True
         content = ""
     metadata: dict[str, Any] = {}
-    if isinstance(meta_in.get("welfare_metadata"), dict):
-        metadata.update(meta_in["welfare_metadata"])
-        info["metadata"] = {k: v for k, v in meta_in.items() if k != "welfare_metadata"}
+    tool_call_id = None
+    if any(k in meta_in for k in _WELFARE_KEYS):  # written by write_chatgpt from another format
+        if isinstance(meta_in.get("welfare_metadata"), dict):
+            metadata.update(meta_in["welfare_metadata"])
+        own_calls = meta_in.get("welfare_tool_calls")
+        if isinstance(own_calls, list):
+            calls = calls + tuple(ToolCall(name=str(c.get("name", "")), arguments=c.get("arguments"), id=c.get("id"))
+                                  for c in own_calls if isinstance(c, dict))
+        if isinstance(meta_in.get("welfare_tool_call_id"), str):
+            tool_call_id = meta_in["welfare_tool_call_id"]
+        info["metadata"] = {k: v for k, v in meta_in.items() if k not in _WELFARE_KEYS}
     if info:
         metadata["chatgpt"] = info
     model = meta_in.get("model_slug")
     if isinstance(model, str):
         metadata["model"] = model
     return Message(role=role, content=content, id=node_id, name=as_str(author.get("name"), f"{field}.author.name"),
-                   tool_calls=calls, created_at=iso_from_epoch(raw.get("create_time"), f"{field}.create_time"),
+                   tool_calls=calls, tool_call_id=tool_call_id, created_at=iso_from_epoch(raw.get("create_time"), f"{field}.create_time"),
                    metadata=metadata)
 
 
@@ -283,6 +293,11 @@ def _to_node_message(m: Message, mid: str) -> dict[str, Any]:
     rest = {k: v for k, v in m.metadata.items() if k not in ("chatgpt", "model")}
     if rest:
         out["metadata"]["welfare_metadata"] = rest
+    extra_calls = m.tool_calls[1:] if info.get("call_in_content") else m.tool_calls
+    if extra_calls:  # calls of other formats: ChatGPT has a recipient, not a list of calls
+        out["metadata"]["welfare_tool_calls"] = [c.to_dict() for c in extra_calls]
+    if m.tool_call_id is not None:
+        out["metadata"]["welfare_tool_call_id"] = m.tool_call_id
     out.setdefault("recipient", "all")
     return out
 
