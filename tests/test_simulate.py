@@ -392,3 +392,18 @@ def test_cli_writes_a_loadable_file(tmp_path: Path, capsys):
     assert [t.id for t in convs] == [t.id for t in expected]
     assert {t.metadata["condition"] for t in convs} == {"no_end_tool", "end_tool_early"}
     assert "wrote" in capsys.readouterr().err
+
+
+def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("arms: [nope]\n")
+    assert main(["simulate", "--config", str(bad), "-o", str(tmp_path / "x.jsonl")]) == 1
+    assert "unknown arm 'nope'" in capsys.readouterr().err
+    assert main(["simulate", "--arms", "nope", "-o", str(tmp_path / "x.jsonl")]) == 1
+
+
+def test_cli_writes_other_formats(tmp_path: Path):
+    out = tmp_path / "sim.jsonl"
+    assert main(["simulate", "--seed", "4", "--conversations", "3", "--format", "openai", "-o", str(out)]) == 0
+    convs = welfare.load_all(out, format="openai")
+    assert {t.metadata["condition"] for t in convs} == {"no_end_tool", "end_tool_last_resort"}

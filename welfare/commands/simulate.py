@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from welfare.simulate import default_config, iter_conversations, load_config, write_jsonl
+import welfare.io
+from welfare.simulate import SimulationConfigError, default_config, iter_conversations, load_config, write_jsonl
 
 NAME = "simulate"
 HELP = "simulate conversations with known ground truth (synthetic: checks pipelines, never validates metrics)"
@@ -17,17 +18,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--conversations", type=int, help="number of openings; each is simulated under every arm")
     p.add_argument("--arms", nargs="+", metavar="ARM", help="policies to simulate, e.g. no_end_tool end_tool_last_resort")
     p.add_argument("--no-text", action="store_true", help="ground truth only, empty message text (fast)")
+    p.add_argument("--format", metavar="NAME",
+                   help="write another log format with welfare.io.write (default: canonical JSONL; "
+                        "see `welfare convert --help` for the names)")
     p.add_argument("-o", "--output", required=True, help="output file: .jsonl, or .jsonl.gz (reproducible gzip)")
 
 
 def run(args: argparse.Namespace) -> int:
     overrides = {"seed": args.seed, "n_conversations": args.conversations,
                  "arms": tuple(args.arms) if args.arms else None}
-    if args.config:
-        cfg = load_config(args.config, **overrides)
+    try:
+        if args.config:
+            cfg = load_config(args.config, **overrides)
+        else:
+            cfg = default_config(**{k: v for k, v in overrides.items() if v is not None})
+    except SimulationConfigError as err:
+        print(f"welfare simulate: error: {err}", file=sys.stderr)
+        return 1
+    convs = iter_conversations(cfg, render_text=not args.no_text)
+    if args.format and args.format != "canonical":
+        n = welfare.io.write(convs, args.output, format=args.format)
     else:
-        cfg = default_config(**{k: v for k, v in overrides.items() if v is not None})
-    n = write_jsonl(iter_conversations(cfg, render_text=not args.no_text), args.output)
+        n = write_jsonl(convs, args.output)
     print(f"wrote {n} conversations ({cfg.n_conversations} openings x {len(cfg.arms)} arms + new chats) "
           f"to {args.output}", file=sys.stderr)
     return 0

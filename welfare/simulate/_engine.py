@@ -267,7 +267,7 @@ def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, 
         content = ""
         if text is not None:
             content, expressed, apara = _assistant_text(ctx, text, act, intent, hostile, persist, hedged, d,
-                                                        request_text)
+                                                        before.risk)
             atruth["expressed"] = expressed
             atruth["paraphrased"] = apara
         calls: tuple[ToolCall, ...] = ()
@@ -303,7 +303,7 @@ def _user_text(ctx: _Context, rng: np.random.Generator, intent: str, hostile: bo
 
 
 def _assistant_text(ctx: _Context, rng: np.random.Generator, act: str, intent: str, hostile: bool,
-                    persist: bool, hedged: bool, d: float, request: str) -> tuple[str, list[str], bool]:
+                    persist: bool, hedged: bool, d: float, risk_known: bool) -> tuple[str, list[str], bool]:
     g, rate, pol, dp = ctx.grammar, ctx.cfg.paraphrase_rate, ctx.policy, ctx.cfg.distress
     parts: list[str] = []
     expressed: list[str] = []
@@ -329,8 +329,8 @@ def _assistant_text(ctx: _Context, rng: np.random.Generator, act: str, intent: s
         if hostile or persist:
             add("boundary")
         add("end_notice")
-    elif intent == "request_end":
-        add("decline_end_request")
+    elif intent == "request_end":  # not ended: no tool, or the user disclosed risk earlier
+        add("stay_with_user" if risk_known else "decline_end_request")
     elif intent == "risk_disclosure":
         add("risk_support")
     elif act == "refuse":
