@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from welfare._version import __version__
 from welfare.io import LoadReport, LogFormatError, known_formats, load, load_all, write_canonical
+from welfare.score import Scores, explain, score
 from welfare.transcript import Branch, Ending, Message, ToolCall, Transcript, TranscriptError
 
 __all__ = [
@@ -18,12 +19,15 @@ __all__ = [
     "LoadReport",
     "LogFormatError",
     "Message",
+    "Scores",
     "ToolCall",
     "Transcript",
     "TranscriptError",
     "__version__",
+    "explain",
     "known_formats",
     "load",
     "load_all",
+    "score",
     "write_canonical",
 ]
