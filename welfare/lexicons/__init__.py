@@ -25,7 +25,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["Lexicon", "LexiconEntry", "LexiconError", "expand_phrase", "load_lexicon", "load_lexicons"]
+__all__ = ["MAX_EXPANSION", "Lexicon", "LexiconEntry", "LexiconError", "expand_phrase", "expansion_size", "load_lexicon",
+           "load_lexicons"]
 
 
 class LexiconError(ValueError):
@@ -57,17 +58,93 @@ class Lexicon:
 
 _REQUIRED_HEADER = ("lexicon", "version", "family", "source")
 _PHRASE_OK = re.compile(r"^[^\sA-Z]+(?: [^\sA-Z]+)*$")
-_GROUP = re.compile(r"\(([^()]*)\)")
+
+
+#: Most phrases one lexicon line may expand to; more is almost surely a mistake (and slows every start-up).
+MAX_EXPANSION = 20_000
+
+
+def _group_brackets(phrase: str) -> set[int]:
+    """Offsets of the parentheses that form groups; an unmatched one is a literal character (``:(``)."""
+    stack: list[int] = []
+    paired: set[int] = set()
+    for i, c in enumerate(phrase):
+        if c == "(":
+            stack.append(i)
+        elif c == ")" and stack:
+            paired.update((stack.pop(), i))
+    return paired
+
+
+def _parse_alternatives(phrase: str, pos: int = 0, depth: int = 0,
+                        brackets: set[int] | None = None) -> tuple[list[list[object]], int]:
+    """Parse ``a|b`` alternatives of (nested) groups from ``pos``; returns (alternatives, position after)."""
+    if brackets is None:
+        brackets = _group_brackets(phrase)
+    alternatives: list[list[object]] = [[]]
+    buf: list[str] = []
+    while pos < len(phrase):
+        c = phrase[pos]
+        if c == "(" and pos in brackets:
+            if buf:
+                alternatives[-1].append("".join(buf))
+                buf = []
+            inner, pos = _parse_alternatives(phrase, pos + 1, depth + 1, brackets)
+            alternatives[-1].append(inner)
+            continue
+        if c == ")" and pos in brackets:
+            break
+        if c == "|" and depth > 0:
+            alternatives[-1].append("".join(buf))
+            buf = []
+            alternatives.append([])
+        else:
+            buf.append(c)
+        pos += 1
+    if buf:
+        alternatives[-1].append("".join(buf))
+    return alternatives, pos + 1
+
+
+def _size(alternatives: list[list[object]]) -> int:
+    total = 0
+    for seq in alternatives:
+        n = 1
+        for part in seq:
+            if isinstance(part, list):
+                n *= _size(part)
+        total += n
+    return total
+
+
+def _expand(alternatives: list[list[object]]) -> list[str]:
+    out: list[str] = []
+    for seq in alternatives:
+        choices = [_expand(part) if isinstance(part, list) else [str(part)] for part in seq]
+        out.extend("".join(combo) for combo in itertools.product(*choices))
+    return out
+
+
+def expansion_size(phrase: str) -> int:
+    """How many phrases ``phrase`` expands to (without expanding it)."""
+    return _size(_parse_alternatives(phrase)[0])
 
 
 def expand_phrase(phrase: str) -> list[str]:
-    """Expand ``(a|b)`` groups: ``"i (can't|cannot) help"`` → two phrases. ``(|x)`` makes a part optional."""
-    parts = _GROUP.split(phrase)
-    # parts alternates literal, group, literal, ...
-    choices = [[p] if k % 2 == 0 else p.split("|") for k, p in enumerate(parts)]
+    """Expand ``(a|b)`` groups, which may nest: ``"i (can't|cannot) help"`` → two phrases.
+
+    ``(|x)`` makes a part optional; ``(i feel (fine|ok)|i'm ok)`` nests. A parenthesis without a partner
+    is a literal character (emoticons such as ``:(``). Raises :class:`LexiconError` for a phrase that
+    expands to more than :data:`MAX_EXPANSION` phrases.
+    """
+    tree = _parse_alternatives(phrase)[0]
+    n = _size(tree)
+    if n > MAX_EXPANSION:
+        raise LexiconError(f"phrase {phrase[:80]!r}... expands to {n:,} phrases (limit {MAX_EXPANSION:,}); split it "
+                           "into several lines or use a stem wildcard")
     out = []
-    for combo in itertools.product(*choices):
-        text = re.sub(r" +", " ", "".join(combo)).strip()
+    for text in _expand(tree):
+        text = re.sub(r" +", " ", text).strip()
         if text:
             out.append(text)
     return list(dict.fromkeys(out))
@@ -107,6 +184,10 @@ def load_lexicon(path: str | Path) -> Lexicon:
                 weight = float(weight_text)
             except ValueError:
                 raise LexiconError(f"{path}:{lineno}: weight must be a number, found {weight_text!r}") from None
+            size = expansion_size(phrase)
+            if size > MAX_EXPANSION:
+                raise LexiconError(f"{path}:{lineno}: phrase expands to {size:,} phrases (limit {MAX_EXPANSION:,}); "
+                                   "split it into several lines or use a stem wildcard")
             entries.append(LexiconEntry(category, phrase.replace("\u2019", "'"), weight, lineno))
     missing = [k for k in _REQUIRED_HEADER if k not in header]
     if missing:

@@ -19,6 +19,11 @@ __all__ = ["BranchBatch", "MessageBatch"]
 _WORDS = re.compile(r"\w+(?:'\w+)?")
 
 
+def _count_words(text: str) -> int:
+    """Words of a text: runs of word characters, a contraction ("can't") counting once."""
+    return len(_WORDS.findall(text)) if text else 0
+
+
 class MessageBatch:
     """Message rows of one or more branches, in branch order, with lexicon counts.
 
@@ -28,19 +33,38 @@ class MessageBatch:
     branch : int array, the branch (0..n_branches-1) of each row; rows of a branch are contiguous
     index : int array, the message's position in its branch
     n_words, n_chars : int arrays
+    text_index : int array, the row's text in ``unique_text`` (a message shared by several branches of a
+        tree is matched once; every row of it reads the same counts)
+    scan : the matcher's :class:`~welfare.metrics._matcher.Scan` of ``unique_text`` (evidence spans)
+    tool_calls : per row, the lower-cased names of the message's tool calls
+    branch_info : per-branch arrays (``ended_by``, ``ending_method``, ``ending_index``, ``n_messages``)
     """
 
     def __init__(self, texts: Sequence[str], roles: Sequence[str], branch: np.ndarray, index: np.ndarray,
-                 matcher: Matcher) -> None:
-        self.text = list(texts)
+                 matcher: Matcher, *, text_index: np.ndarray | None = None,
+                 tool_calls: Sequence[tuple[str, ...]] | None = None,
+                 branch_info: dict[str, np.ndarray] | None = None) -> None:
+        unique = list(texts)
+        rows = np.arange(len(unique), dtype=np.int64) if text_index is None else np.asarray(text_index, np.int64)
+        self.text_index = rows
+        self.unique_text = unique
+        self.text = unique if text_index is None else [unique[i] for i in rows.tolist()]
         self.role = np.asarray(roles, dtype=object)
         self.branch = np.asarray(branch, dtype=np.int64)
         self.index = np.asarray(index, dtype=np.int64)
         self.n = len(self.text)
-        self.n_chars = np.fromiter((len(t) for t in self.text), dtype=np.int64, count=self.n)
-        self.n_words = np.fromiter((len(_WORDS.findall(t)) for t in self.text), dtype=np.int64, count=self.n)
+        n_chars = np.fromiter((len(t) for t in unique), dtype=np.int64, count=len(unique))
+        n_words = np.fromiter((_count_words(t) for t in unique), dtype=np.int64, count=len(unique))
+        self.n_chars = n_chars[rows]
+        self.n_words = n_words[rows]
         self.matcher = matcher
-        self._counts, self._first = matcher.counts(self.text)
+        self.scan = matcher.scan(unique)
+        counts, first = matcher.counts(unique, scan=self.scan)
+        self._counts, self._first = counts[rows], first[rows]
+        #: lower-cased names of the tool calls of each row (empty tuples when unknown)
+        self.tool_calls: list[tuple[str, ...]] = list(tool_calls) if tool_calls is not None else [()] * self.n
+        #: per-branch arrays (``ended_by``, ``ending_index``, ...), see :meth:`branch_value`
+        self.branch_info: dict[str, np.ndarray] = dict(branch_info or {})
         self._columns: dict[str, np.ndarray] = {}
         self._prev_cache: dict[str, np.ndarray] = {}
 
@@ -80,19 +104,42 @@ class MessageBatch:
         self._columns[name] = values
 
     # -- neighbours within a branch ----------------------------------------------------------------
+    def branch_start(self) -> np.ndarray:
+        """Per row, the row number of its branch's first message."""
+        if "__start__" not in self._prev_cache:
+            first = np.ones(self.n, dtype=bool)
+            first[1:] = self.branch[1:] != self.branch[:-1]
+            self._prev_cache["__start__"] = np.maximum.accumulate(np.where(first, np.arange(self.n), 0))
+        return self._prev_cache["__start__"]
+
     def previous(self, role: str) -> np.ndarray:
         """Row number of the nearest earlier row of ``role`` in the same branch (-1 when none)."""
         if role not in self._prev_cache:
-            out = np.full(self.n, -1, dtype=np.int64)
-            last = -1
-            for i in range(self.n):
-                if i == 0 or self.branch[i] != self.branch[i - 1]:
-                    last = -1
-                out[i] = last
-                if self.role[i] == role:
-                    last = i
-            self._prev_cache[role] = out
+            rows = np.arange(self.n, dtype=np.int64)
+            marks = np.maximum.accumulate(np.where(self.role == role, rows, -1)) if self.n else rows
+            out = np.r_[np.int64(-1), marks[:-1]] if self.n else rows
+            out = np.where(out < self.branch_start(), -1, out)
+            self._prev_cache[role] = out.astype(np.int64)
         return self._prev_cache[role]
+
+    def previous_row(self) -> np.ndarray:
+        """Row number of the message just before each row in its branch (-1 for a branch's first message)."""
+        out = np.arange(self.n, dtype=np.int64) - 1
+        return np.where(out < self.branch_start(), -1, out)
+
+    def branch_value(self, name: str) -> np.ndarray:
+        """A per-branch array of :attr:`branch_info` (e.g. ``ending_index``) broadcast to the rows."""
+        try:
+            values = self.branch_info[name]
+        except KeyError:
+            raise KeyError(f"no branch information {name!r}; known: {', '.join(sorted(self.branch_info))}") from None
+        return np.asarray(values)[self.branch]
+
+    def running_any(self, mask: np.ndarray) -> np.ndarray:
+        """Per row: ``mask`` held on this row or an earlier row of the same branch."""
+        total = np.cumsum(np.asarray(mask, dtype=bool).astype(np.int64))
+        before_branch = np.r_[np.int64(0), total][self.branch_start()] if self.n else total
+        return (total - before_branch) > 0
 
     def take(self, values: np.ndarray | Sequence[Any], rows: np.ndarray, fill: Any = np.nan) -> np.ndarray:
         """``values[rows]`` with ``fill`` where ``rows == -1``."""
@@ -176,17 +223,18 @@ class BranchBatch:
         return np.where(np.isinf(out), np.nan, out)
 
     def longest_streak(self, mask: np.ndarray, role: str = "assistant") -> np.ndarray:
-        """Per branch, the longest run of consecutive ``role`` turns where ``mask`` holds."""
+        """Per branch, the longest run of consecutive ``role`` turns where ``mask`` holds (0 when none)."""
         m = self.messages
         rows = np.flatnonzero(m.is_role(role))
         out = np.zeros(self.n)
-        run, prev_branch = 0, -1
-        flags = np.asarray(mask, dtype=bool)
-        for r in rows:
-            br = m.branch[r]
-            if br != prev_branch:
-                run, prev_branch = 0, br
-            run = run + 1 if flags[r] else 0
-            if run > out[br]:
-                out[br] = run
+        if not len(rows):
+            return out
+        flags = np.asarray(mask, dtype=bool)[rows]
+        br = m.branch[rows]
+        new_branch = np.r_[True, br[1:] != br[:-1]]
+        run_id = np.cumsum(~flags | new_branch)  # a run ends at a False turn or a branch change
+        lengths = np.bincount(run_id[flags], minlength=int(run_id[-1]) + 1)
+        run_branch = np.zeros(len(lengths), dtype=np.int64)
+        run_branch[run_id] = br
+        np.maximum.at(out, run_branch, lengths.astype(float))
         return out

@@ -20,22 +20,31 @@ Engines: ``hyperscan`` (Intel's multi-pattern engine, optional extra ``welfare[f
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
 from welfare.lexicons import Lexicon, expand_phrase, load_lexicons
 
-__all__ = ["Matcher", "Span", "default_matcher", "normalize", "rule_code", "rule_negated", "rule_quoted"]
+__all__ = ["SEPARATOR", "STATUSES", "Matcher", "Scan", "Span", "default_matcher", "normalize", "rule_code",
+           "rule_negated", "rule_quoted"]
 
 Engine = Literal["auto", "hyperscan", "python"]
 SpanStatus = Literal["counted", "negated", "quoted", "code"]
+#: Span statuses in the order of their codes in :attr:`Scan.status` (0 = counted).
+STATUSES: tuple[SpanStatus, ...] = ("counted", "negated", "quoted", "code")
+_STATUS_CODE = {name: k for k, name in enumerate(STATUSES)}
+#: Joins texts for one engine call; no phrase can match across it.
+SEPARATOR = "\x00"
 
-_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'"})
+_APOSTROPHES = ("\u2019", "\u2018", "\u02bc", "\u2032")
 
 
 def normalize(text: str) -> str:
@@ -43,7 +52,11 @@ def normalize(text: str) -> str:
     lowered = text.lower()
     if len(lowered) != len(text):  # rare characters whose lower case is longer (e.g. 'İ')
         lowered = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
-    return lowered.translate(_APOSTROPHES)
+    if not lowered.isascii():  # str.replace runs in C; translate() with a dict is much slower on long text
+        for mark in _APOSTROPHES:
+            if mark in lowered:
+                lowered = lowered.replace(mark, "'")
+    return lowered
 
 
 def _is_word(c: str) -> bool:
@@ -66,32 +79,94 @@ class Span:
         return self.status == "counted"
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """Spans of many texts as parallel arrays (one entry per span), ordered by text then start.
+
+    ``status`` codes index :data:`STATUSES` (0 = counted, 1 = negated, 2 = quoted, 3 = code).
+    """
+
+    text: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    pattern: np.ndarray
+    status: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Scan:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, z, z, np.zeros(0, dtype=np.int8))
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
 # --------------------------------------------------------------------------------------------------
 # Named rules (each separately tested)
 
 _NEGATORS = frozenset({"not", "never", "no", "nor", "hardly", "without", "cannot", "neither"})
 _WORD_RE = re.compile(r"[\w']+")
-_CODE_RE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
-_QUOTE_RE = re.compile(r"\"[^\"\n]{1,300}\"|\u201c[^\u201d\n]{1,300}\u201d|^[ \t]*>.*$", re.M)
+_FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
+_INLINE_CODE_RE = re.compile(r"(?<!`)(`+)(?!`)((?:[^`\n]|\n(?![ \t]*\n)|`(?!\1))+?)(?<!`)\1(?!`)")
+# a double-quoted passage: up to 300 characters, may wrap lines but not cross a blank line
+_QUOTE_RE = re.compile(
+    r"\"(?:[^\"\n]|\n(?![ \t]*\n)){1,300}\"|\u201c(?:[^\u201d\n]|\n(?![ \t]*\n)){1,300}\u201d|^[ \t]*>.*$", re.M
+)
 
 
 def rule_code(text: str) -> list[tuple[int, int]]:
-    """Char ranges inside fenced (```) or inline (`) code."""
-    if "`" not in text:
+    """Char ranges inside code: fenced blocks and inline code spans.
+
+    A fence is a line starting (after up to 3 spaces) with three or more backticks or tildes; it is
+    closed by a line holding only a run of the same character at least as long, so fences nest
+    (a ```` fence may contain ``` lines) and an unclosed fence runs to the end of the text.
+    Inline code is a run of backticks closed by a run of the same length, without crossing a
+    blank line.
+    """
+    if "`" not in text and "~~~" not in text:
         return []
-    return [m.span() for m in _CODE_RE.finditer(text)]
+    ranges: list[tuple[int, int]] = []
+    pos, open_at, fence = 0, -1, ""
+    outside: list[tuple[int, int]] = []
+    seg_start = 0
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        m = _FENCE_LINE.match(body)
+        if open_at < 0:
+            if m:
+                open_at, fence = pos, m.group(1)
+                outside.append((seg_start, pos))
+        elif m and body.strip() == fence[0] * len(body.strip()) and len(body.strip()) >= len(fence):
+            ranges.append((open_at, pos + len(body)))
+            open_at, seg_start = -1, pos + len(line)
+        pos += len(line)
+    if open_at >= 0:
+        ranges.append((open_at, len(text)))
+    else:
+        outside.append((seg_start, len(text)))
+    for a, b in outside:
+        if "`" in text[a:b]:
+            ranges.extend((a + m.start(), a + m.end()) for m in _INLINE_CODE_RE.finditer(text[a:b]))
+    return sorted(ranges)
 
 
 def rule_quoted(text: str) -> list[tuple[int, int]]:
-    """Char ranges inside straight or curly double quotes (≤300 chars, one line) or ``>`` quote lines."""
+    """Char ranges inside straight or curly double quotes, or on ``>`` block-quote lines.
+
+    A quotation holds 1-300 characters and may wrap over lines but not cross a blank line (so an
+    unmatched quote mark cannot swallow the following paragraphs).
+    """
     if '"' not in text and "\u201c" not in text and ">" not in text:
         return []
     return [m.span() for m in _QUOTE_RE.finditer(text)]
 
 
-def rule_negated(norm_text: str, start: int, window: int = 3) -> bool:
-    """True when one of the ``window`` words before ``start`` is a negator (not, never, n't, ...)."""
-    before = norm_text[max(0, start - 60) : start]
+def rule_negated(norm_text: str, start: int, window: int = 3, lower_bound: int = 0) -> bool:
+    """True when one of the ``window`` words before ``start`` is a negator (not, never, n't, ...).
+
+    Only text from ``lower_bound`` on is looked at (the start of the message in a joined scan).
+    """
+    before = norm_text[max(lower_bound, start - 60) : start]
     words = _WORD_RE.findall(before)[-window:]
     return any(w in _NEGATORS or w.endswith("n't") for w in words)
 
@@ -112,9 +187,33 @@ class _Pattern:
     negatable: bool
 
 
-# Both engines use these explicit ASCII classes so that their output is identical.
-_GAP = r"[ \t\r\n\f\v]+"
+# Both engines match phrases against text whose whitespace runs are collapsed to one space (offsets are
+# mapped back), so a phrase is a plain literal apart from stem wildcards: that keeps hyperscan's compile
+# time at seconds instead of minutes. The stem class is explicit ASCII so both engines agree.
+_GAP = " "
+_WHITESPACE = np.array([0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D], dtype=np.uint32)
 _STEM = r"[0-9a-z_]*"
+
+
+def collapse_whitespace(text: str) -> tuple[str, np.ndarray | None]:
+    """``text`` with every run of ASCII whitespace (space, tab, CR, LF, FF, VT) turned into one space.
+
+    Returns ``(collapsed, kept)`` where ``kept[i]`` is the offset in ``text`` of ``collapsed[i]``
+    (``None`` when nothing changed). Vectorised over code points.
+    """
+    if not text:
+        return text, None
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+    ws = np.isin(cps, _WHITESPACE)
+    if not ws.any():
+        return text, None
+    cps[ws] = 0x20
+    keep = ~ws
+    keep[0] = True
+    keep[1:] |= ~ws[:-1]
+    if keep.all():
+        return cps.tobytes().decode("utf-32-le"), None
+    return cps[keep].tobytes().decode("utf-32-le"), np.flatnonzero(keep)
 
 
 def _phrase_regex(phrase: str) -> str:
@@ -200,20 +299,25 @@ class Matcher:
             dict.fromkeys(c for lx in self.lexicons for c in lx.categories)
         )
         self._cat_index = {c: i for i, c in enumerate(self.categories)}
-        self._pattern_cats = [np.array([self._cat_index[c] for c in p.categories]) for p in self.patterns]
+        self._pattern_cats = [np.array([self._cat_index[c] for c in p.categories], dtype=np.int64)
+                              for p in self.patterns]
+        self._n_cats = np.array([len(p.categories) for p in self.patterns], dtype=np.int64)
         self._by_text = {p.phrase: i for i, p in enumerate(self.patterns)}
+        # wildcard phrases by their literal prefix (up to the first '*'), each with a greedy regex
+        self._wild_by_prefix: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
+        for i, p in enumerate(self.patterns):
+            if "*" in p.phrase:
+                prefix = p.phrase.split("*", 1)[0]
+                self._wild_by_prefix.setdefault(prefix, []).append((i, re.compile(_phrase_regex(p.phrase))))
         self.engine = self._choose(engine)
         if not self.patterns:
             self._regex = re.compile(r"(?!x)x")  # matches nothing
             self.engine = "python"
         elif self.engine == "hyperscan":
+            self._index_literals()
             self._hs_db = self._compile_hyperscan()
         else:
             self._regex = _trie_regex(self.patterns)
-        self._wild = any("*" in p.phrase for p in self.patterns)
-        if self._wild:
-            self._wild_regexes = [(i, re.compile(_phrase_regex(p.phrase) + r"\Z")) for i, p in enumerate(self.patterns)
-                                  if "*" in p.phrase]
 
     @property
     def versions(self) -> dict[str, str]:
@@ -231,36 +335,96 @@ class Matcher:
             return "python"
         return "hyperscan"
 
+    def _index_literals(self) -> None:
+        """Hyperscan scans for plain literals only (fast to compile): each phrase up to its first ``*``.
+
+        ``_lit_exact[k]`` lists the phrases equal to literal ``k``; ``_lit_wild[k]`` the wildcard phrases
+        starting with it, each with a regex that completes the match greedily from the literal's start
+        (a stem takes the whole run of ``[0-9a-z_]``, the only end that can sit on a word boundary).
+        """
+        index: dict[str, int] = {}
+        self._literals: list[str] = []
+        self._lit_exact: list[list[int]] = []
+        self._lit_wild: list[list[tuple[int, re.Pattern[str]]]] = []
+        for pid, pat in enumerate(self.patterns):
+            prefix = pat.phrase.split("*", 1)[0]
+            if not prefix:
+                raise ValueError(f"phrase {pat.phrase!r} starts with a wildcard; a phrase must start with a letter")
+            k = index.get(prefix)
+            if k is None:
+                k = index[prefix] = len(self._literals)
+                self._literals.append(prefix)
+                self._lit_exact.append([])
+                self._lit_wild.append([])
+            if "*" in pat.phrase:
+                rx = next(r for i, r in self._wild_by_prefix[prefix] if i == pid)
+                self._lit_wild[k].append((pid, rx))
+            else:
+                self._lit_exact[k].append(pid)
+
     def _compile_hyperscan(self):  # type: ignore[no-untyped-def]
+        """Compile (or load from the cache) the hyperscan database of every phrase.
+
+        Compiling thousands of phrases takes seconds, so the serialised database is cached in
+        ``$WELFARE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/welfare`` or ``~/.cache/welfare``) under a
+        hash of the expressions and the hyperscan version; a cache that cannot be read or written is
+        ignored.
+        """
         import hyperscan
 
+        exprs = [lit.encode("utf-8") for lit in self._literals]
+        key = hashlib.sha256(b"literal\n" + b"\n".join(exprs) + str(getattr(hyperscan, "__version__", "")).encode()).hexdigest()
+        path = _cache_dir() / f"hyperscan-{key[:32]}.db"
+        try:
+            db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+            db.scratch = hyperscan.Scratch(db)
+            return db
+        except Exception:  # a missing or stale cache only costs a compile
+            pass
         db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        exprs = [_phrase_regex(p.phrase).encode("utf-8") for p in self.patterns]
         flags = [hyperscan.HS_FLAG_SOM_LEFTMOST] * len(exprs)
-        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags, literal=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(hyperscan.dumpb(db))
+            os.replace(tmp, path)
+        except OSError:
+            pass
         return db
 
     # -- raw candidates ---------------------------------------------------------------------------
     def _candidates(self, norm: str) -> list[tuple[int, int, int]]:
-        """(start, end, pattern id) of leftmost-longest, boundary-valid matches in normalised text."""
-        if self.engine == "python":
-            out = []
-            for m in self._regex.finditer(norm):
-                out.append((m.start(), m.end(), self._pattern_id(m.group())))
-            return out
-        data = norm.encode("utf-8")
-        hits: list[tuple[int, int, int]] = []
+        """(start, end, pattern id) of leftmost-longest, boundary-valid matches in normalised text.
 
-        def on_match(pid: int, start: int, end: int, flags: int, ctx: object) -> None:
-            hits.append((start, end, pid))
+        ``norm`` may hold many texts joined by :data:`SEPARATOR` (no phrase can cross it: phrases hold
+        no control characters and it is not a word character).
+        """
+        if self.engine == "python":
+            return [(m.start(), m.end(), self._pattern_id(m.group())) for m in self._regex.finditer(norm)]
+        data = norm.encode("utf-8")
+        raw: list[tuple[int, int, int]] = []
+
+        def on_match(lit: int, start: int, end: int, flags: int, ctx: object) -> None:
+            raw.append((start, end, lit))
 
         self._hs_db.scan(data, match_event_handler=on_match)
-        if not hits:
+        if not raw:
             return []
-        if not norm.isascii():
-            hits = _bytes_to_chars(data, hits)
+        if len(data) != len(norm):
+            raw = _bytes_to_chars(data, raw)
+        hits: list[tuple[int, int, int]] = []
+        for start, end, lit in raw:
+            if start and _is_word(norm[start - 1]):  # no candidate from here can start on a word boundary
+                continue
+            hits.extend((start, end, pid) for pid in self._lit_exact[lit])
+            for pid, rx in self._lit_wild[lit]:  # a stem wildcard: extend greedily from the literal's start
+                m = rx.match(norm, start)
+                if m:
+                    hits.append((start, m.end(), pid))
+        n = len(norm)
         valid = [h for h in hits if (h[0] == 0 or not _is_word(norm[h[0] - 1]))
-                 and (h[1] == len(norm) or not _is_word(norm[h[1]]))]
+                 and (h[1] == n or not _is_word(norm[h[1]]))]
         valid.sort(key=lambda h: (h[0], -h[1]))
         out, pos = [], 0
         for start, end, _pid in valid:
@@ -270,58 +434,107 @@ class Matcher:
         return out
 
     def _pattern_id(self, matched: str) -> int:
-        key = " ".join(re.split(_GAP, matched))
-        pid = self._by_text.get(key)
+        pid = self._by_text.get(matched)
         if pid is not None:
             return pid
-        for i, rx in self._wild_regexes:  # a wildcard phrase matched
-            if rx.match(matched):
-                return i
+        # a wildcard phrase matched: the first (in pattern order) whose literal prefix starts the text
+        best = -1
+        for k in range(len(matched), 0, -1):
+            for i, rx in self._wild_by_prefix.get(matched[:k], ()):
+                if (best < 0 or i < best) and rx.fullmatch(matched):
+                    best = i
+        if best >= 0:
+            return best
         raise RuntimeError(f"matched text {matched!r} maps to no phrase")  # pragma: no cover
 
     # -- public -----------------------------------------------------------------------------------
+    def scan(self, texts: Sequence[str]) -> Scan:
+        """Every span of every text, found in one engine call over all texts joined by :data:`SEPARATOR`.
+
+        Returns a :class:`Scan` of parallel arrays (text number, start, end, pattern id, status code),
+        ordered by text and start. Offsets are characters of each original text.
+        """
+        if not texts:
+            return Scan.empty()
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        starts = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        joined = SEPARATOR.join(texts)
+        norm = normalize(joined)
+        collapsed, kept = collapse_whitespace(norm)
+        found = self._candidates(collapsed)
+        if not found:
+            return Scan.empty()
+        if kept is None:
+            cands = found
+        else:
+            arr = np.asarray(found, dtype=np.int64)
+            cands = list(zip(kept[arr[:, 0]].tolist(), (kept[arr[:, 1] - 1] + 1).tolist(), arr[:, 2].tolist(),
+                             strict=True))
+        pos = np.fromiter((c[0] for c in cands), dtype=np.int64, count=len(cands))
+        text_no = np.searchsorted(starts, pos, side="right") - 1
+        base = starts[text_no]
+        status = np.zeros(len(cands), dtype=np.int8)
+        current, code, quoted, offset = -1, [], [], 0
+        for k, (start, end, pid) in enumerate(cands):
+            t = int(text_no[k])
+            if t != current:
+                current, offset = t, int(starts[t])
+                code = rule_code(texts[t])
+                quoted = rule_quoted(texts[t])
+            s, e = start - offset, end - offset
+            if code and _inside(code, s, e):
+                status[k] = _STATUS_CODE["code"]
+            elif quoted and _inside(quoted, s, e):
+                status[k] = _STATUS_CODE["quoted"]
+            elif self.patterns[pid].negatable and rule_negated(norm, start, lower_bound=offset):
+                status[k] = _STATUS_CODE["negated"]
+        return Scan(
+            text=text_no,
+            start=pos - base,
+            end=np.fromiter((c[1] for c in cands), dtype=np.int64, count=len(cands)) - base,
+            pattern=np.fromiter((c[2] for c in cands), dtype=np.int64, count=len(cands)),
+            status=status,
+        )
+
     def spans(self, text: str) -> list[Span]:
         """Every span in ``text`` with its status (``counted``, ``negated``, ``quoted`` or ``code``)."""
         if not text:
             return []
-        norm = normalize(text)
-        cands = self._candidates(norm)
-        if not cands:
-            return []
-        code = rule_code(text)
-        quoted = rule_quoted(text)
-        spans = []
-        for start, end, pid in cands:
-            pat = self.patterns[pid]
-            status: SpanStatus = "counted"
-            if code and _inside(code, start, end):
-                status = "code"
-            elif quoted and _inside(quoted, start, end):
-                status = "quoted"
-            elif pat.negatable and rule_negated(norm, start):
-                status = "negated"
-            spans.append(Span(start, end, pat.phrase, pat.categories, pat.lexicons, status))
-        return spans
+        return self.spans_of(self.scan([text]), 0)
 
-    def counts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    def spans_of(self, scan: Scan, text_no: int) -> list[Span]:
+        """The :class:`Span` objects of text ``text_no`` of a :meth:`scan` result."""
+        lo, hi = np.searchsorted(scan.text, [text_no, text_no + 1])
+        out = []
+        for k in range(int(lo), int(hi)):
+            pat = self.patterns[int(scan.pattern[k])]
+            out.append(Span(int(scan.start[k]), int(scan.end[k]), pat.phrase, pat.categories, pat.lexicons,
+                            STATUSES[int(scan.status[k])]))
+        return out
+
+    def counts(self, texts: Sequence[str], scan: Scan | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Counted spans per message and category, and the relative position of each category's first span.
 
         Returns ``(counts, first)``: ``counts[i, c]`` is the number of counted spans of category ``c``
         in ``texts[i]``; ``first[i, c]`` is the start of the first such span divided by the text length
-        (NaN when none). Categories are ``self.categories``.
+        (NaN when none). Categories are ``self.categories``. Pass ``scan`` when it is already computed.
         """
         n, k = len(texts), len(self.categories)
         counts = np.zeros((n, k), dtype=np.int32)
         first = np.full((n, k), np.nan)
-        for i, text in enumerate(texts):
-            for span in self.spans(text):
-                if not span.counted:
-                    continue
-                for c in span.categories:
-                    j = self._cat_index[c]
-                    counts[i, j] += 1
-                    if counts[i, j] == 1:
-                        first[i, j] = span.start / len(text)
+        sc = self.scan(texts) if scan is None else scan
+        keep = sc.status == 0
+        if not keep.any():
+            return counts, first
+        pids = sc.pattern[keep]
+        per = self._n_cats[pids]
+        rows = np.repeat(sc.text[keep], per)
+        cats = np.concatenate([self._pattern_cats[p] for p in pids]) if len(pids) else np.zeros(0, np.int64)
+        np.add.at(counts, (rows, cats), 1)
+        lengths = np.fromiter((len(texts[i]) for i in sc.text[keep]), dtype=float, count=len(pids))
+        rel = np.repeat(sc.start[keep] / lengths, per)
+        np.fmin.at(first, (rows, cats), rel)
         return counts, first
 
     def category_index(self, category: str) -> int:
@@ -332,9 +545,21 @@ class Matcher:
 
 
 def _bytes_to_chars(data: bytes, hits: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    offsets = sorted({o for h in hits for o in h[:2]})
-    mapping = {o: len(data[:o].decode("utf-8", "ignore")) for o in offsets}
-    return [(mapping[s], mapping[e], pid) for s, e, pid in hits]
+    """Turn UTF-8 byte offsets into character offsets (one vector pass over the bytes)."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    char_at = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum((raw & 0xC0) != 0x80, out=char_at[1:])
+    arr = np.asarray(hits, dtype=np.int64)
+    starts, ends = char_at[arr[:, 0]], char_at[arr[:, 1]]
+    return list(zip(starts.tolist(), ends.tolist(), arr[:, 2].tolist(), strict=True))
+
+
+def _cache_dir() -> Path:
+    explicit = os.environ.get("WELFARE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "welfare"
 
 
 @cache

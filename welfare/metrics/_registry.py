@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pandas as pd
 
-__all__ = ["MetricInfo", "UnknownMetricError", "get_metric", "list_metrics", "metric", "metrics_table"]
+__all__ = ["MetricInfo", "UnknownMetricError", "get_metric", "list_metrics", "metric", "metrics_table",
+           "unavailable_metrics"]
 
 Level = Literal["message", "conversation"]
 Kind = Literal["score", "count", "category", "flag", "index"]
@@ -37,7 +40,10 @@ class MetricInfo:
     ``range`` is ``(low, high)`` for numbers (``high`` may be ``inf``); ``categories`` lists the
     values of a ``category`` metric. ``evidence`` names the lexicon categories whose spans explain
     a non-zero value. ``depends`` names metrics that must be computed first (read with
-    ``batch.column(name)``).
+    ``batch.column(name)``). ``structural`` metrics read the message's structure (tool calls,
+    position in the branch), not its words: they have no evidence spans and may be non-missing on
+    empty text. ``parameters`` pairs a documented parameter name with the module constant that holds
+    its value (change the constant to change the parameter; provenance records the value used).
     """
 
     name: str
@@ -54,13 +60,24 @@ class MetricInfo:
     depends: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     validated_against: str = "not yet validated"
+    structural: bool = False
+    parameters: tuple[tuple[str, str], ...] = ()
     func: Callable[..., Any] = field(default=lambda batch: None, repr=False, compare=False)
 
     @property
     def column(self) -> str:
         return self.name
 
+    def parameter_values(self) -> dict[str, Any]:
+        """Current values of the metric's documented parameters (module constants of its family).
 
+        A parameter is part of the definition: the values used are written into provenance.
+        """
+        module = sys.modules.get(self.func.__module__)
+        return {name: getattr(module, constant) for name, constant in self.parameters}
+
+
+_SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?$")
 _REGISTRY: dict[str, MetricInfo] = {}
 _DISCOVERED = False
 
@@ -81,6 +98,8 @@ def metric(
     depends: tuple[str, ...] = (),
     references: tuple[str, ...] = (),
     validated_against: str = "not yet validated",
+    structural: bool = False,
+    parameters: dict[str, str] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a metric function (see the module docstring for the calling convention)."""
 
@@ -90,10 +109,19 @@ def metric(
                              f"{func.__module__})")
         if kind == "category" and not categories:
             raise ValueError(f"metric {name!r}: a category metric must list its categories")
+        if not _SEMVER.match(version):
+            raise ValueError(f"metric {name!r}: version {version!r} is not a semantic version such as '1.0.0'")
+        module = sys.modules.get(func.__module__)
+        for pname, constant in (parameters or {}).items():
+            if not hasattr(module, constant):
+                raise ValueError(f"metric {name!r}: parameter {pname!r} names {constant!r}, which is not a "
+                                 f"constant of module {func.__module__}; define it before the metric")
         _REGISTRY[name] = MetricInfo(name=name, version=version, family=family, level=level, kind=kind,
                                      definition=definition, roles=roles, range=range, categories=categories,
                                      direction=direction, evidence=evidence, depends=depends,
-                                     references=references, validated_against=validated_against, func=func)
+                                     references=references, validated_against=validated_against,
+                                     structural=structural, parameters=tuple((parameters or {}).items()),
+                                     func=func)
         return func
 
     return register
@@ -111,14 +139,38 @@ def _discover() -> None:
     _DISCOVERED = True
 
 
-def list_metrics(level: Level | None = None, family: str | None = None) -> list[MetricInfo]:
-    """Every registered metric (optionally of one level or family), in computation order.
+def unavailable_metrics() -> dict[str, list[str]]:
+    """Registered metrics that cannot be computed because a metric they depend on is not registered.
 
-    Computation order puts each metric after the ones it depends on; otherwise it is sorted by
-    level (message first), family and name.
+    Maps each such metric to its missing dependencies (directly or through another unavailable
+    metric). :func:`list_metrics` leaves them out; score provenance lists them.
     """
     _discover()
-    infos = sorted(_REGISTRY.values(), key=lambda m: (m.level != "message", m.family, m.name))
+    missing: dict[str, list[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for m in _REGISTRY.values():
+            if m.name in missing:
+                continue
+            lacking = [d for d in m.depends if d not in _REGISTRY or d in missing]
+            if lacking:
+                missing[m.name] = lacking
+                changed = True
+    return missing
+
+
+def list_metrics(level: Level | None = None, family: str | None = None) -> list[MetricInfo]:
+    """Every computable registered metric (optionally of one level or family), in computation order.
+
+    Computation order puts each metric after the ones it depends on; otherwise it is sorted by
+    level (message first), family and name. Metrics whose dependencies are not registered are left
+    out (see :func:`unavailable_metrics`).
+    """
+    _discover()
+    skip = unavailable_metrics()
+    infos = sorted((m for m in _REGISTRY.values() if m.name not in skip),
+                   key=lambda m: (m.level != "message", m.family, m.name))
     ordered: list[MetricInfo] = []
     done: set[str] = set()
 
