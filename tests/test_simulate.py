@@ -182,6 +182,8 @@ def test_arms_without_ending_rule_never_end_on_their_own(big):
             assert not ends  # p_honor_end_request = 0 by default
         for m in ends:
             assert [c.name for c in m.tool_calls] == [END_TOOL]
+            # what the log shows is the model's stated reason, not the ground-truth label
+            assert m.tool_calls[0].arguments["reason"] in ("user_request", "repeated_harmful_or_abusive_requests")
 
 
 def test_early_arm_ends_more_and_sometimes_wrongly(big):

@@ -272,7 +272,9 @@ def _run_branch(ctx: _Context, state: _State, n_turns: int, parent: str | None, 
             atruth["paraphrased"] = apara
         calls: tuple[ToolCall, ...] = ()
         if act == "end":
-            calls = (ToolCall(name=END_TOOL, arguments={"reason": reason}, id=f"call_{aid}"),)
+            # the model's stated reason, never the ground-truth label (a metric must not be able to read it)
+            stated = "user_request" if req_end else "repeated_harmful_or_abusive_requests"
+            calls = (ToolCall(name=END_TOOL, arguments={"reason": stated}, id=f"call_{aid}"),)
         ctx.messages.append(Message(role="assistant", content=content, id=aid, parent=uid, tool_calls=calls,
                                     created_at=_iso(clock), metadata={"truth": atruth}))
         if act == "end":
