@@ -55,6 +55,8 @@ LEAD_CHARS = 150
 REFUSAL_THRESHOLD = 0.6
 #: Words of answer-like content (list items, code, a pivot to help) that turn a refusal into a partial one.
 LIST_MIN_ITEMS = 2
+#: A refusal that starts after this many words of reply is an objection added to an answer.
+LATE_WORDS = 50
 
 _LIST_ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*\u2022])[ \t]+\S", re.M)
 _CODE_FENCE = re.compile(r"^[ \t]*(?:```|~~~)", re.M)
@@ -76,8 +78,9 @@ def rule_refusal_lead(b: MessageBatch) -> np.ndarray:
     The opening is the first :data:`LEAD_SHARE` of the text or its first :data:`LEAD_CHARS` characters,
     whichever is longer (so "I'm sorry, but I can't help with that." leads with its refusal).
     """
-    first = np.nan_to_num(b.first(*STRONG), nan=2.0)
-    return (first <= LEAD_SHARE) | (first * b.n_chars <= LEAD_CHARS)
+    first = b.first(*STRONG)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(first) & ((first <= LEAD_SHARE) | (first * b.n_chars <= LEAD_CHARS))
 
 
 def rule_list_items(texts: Sequence[str]) -> np.ndarray:
@@ -114,7 +117,7 @@ def rule_answer_content(b: MessageBatch) -> np.ndarray:
     pivot = b.first("comply_marker")
     with np.errstate(invalid="ignore"):
         pivot_after = np.nan_to_num(pivot, nan=-1.0) > np.nan_to_num(lead, nan=2.0)
-        late = np.nan_to_num(lead, nan=0.0) * b.n_words > 60
+        late = np.nan_to_num(lead, nan=0.0) * b.n_words > LATE_WORDS
     return (items >= LIST_MIN_ITEMS) | pivot_after | late
 
 

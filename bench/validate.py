@@ -1,0 +1,117 @@
+"""Validate every metric that has a validator against the shared human-labelled data; write docs/validation.md.
+
+Usage::
+
+    .venv/bin/python bench/validate.py [--data ../shared/data] [--out docs/validation.md] [--n-boot 2000]
+
+Each dataset is one entry of ``DATASETS``: a title, the path under the data folder, the validator
+name (``welfare.validation.validators()``), and the prose that goes with its table (what is
+compared, the split, the caveats). Adding a dataset = one validator registered in
+``welfare/validation/_<name>.py`` plus one entry here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import welfare  # noqa: E402
+from welfare.validation import markdown_table, validators  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    title: str
+    path: str
+    about: str
+    statistics: tuple[str, ...] | None = None
+
+
+DATASETS: list[Dataset] = [
+    Dataset(
+        "xstest", "XSTest v2: refusal", "xstest",
+        "Human labels: XSTest v2 (Röttger et al., NAACL 2024), 450 prompts answered by GPT-4, Llama-2-70b-chat with "
+        "its original system prompt and Mistral-7B-Instruct with a guardrail prompt; `final_label` is the "
+        "adjudicated label of two annotators (full compliance, full refusal, partial refusal). `refusal` is this "
+        "toolkit's label; `strmatch_label` and `gpt4_label` are the paper's own string-match and GPT-4-judge labels "
+        "of the same completions (baselines, not computed here); `vader_neg_compound` is VADER's compound polarity, "
+        "negated, used as a refusal score (VADER is a sentiment lexicon, not designed for refusals: it is the tool a "
+        "researcher would otherwise reach for). `binary_accuracy`: full or partial vs compliance. "
+        "**In-sample**: the reluctance rules were written while reading these completions and XSTest has no "
+        "held-out split, so these figures overstate performance on other models' replies.",
+        ("binary_accuracy", "binary_kappa", "macro_f1_3class", "f1[compliance]", "f1[partial]", "f1[full]", "auroc"),
+    ),
+    Dataset(
+        "hh_rlhf", "HH-RLHF harmless-base test: chosen vs rejected", "hh_rlhf/harmless-base/test.jsonl.gz",
+        "Anthropic HH-RLHF harmless-base test pairs (crowdworkers chose the less harmful final reply; labels are "
+        "noisy). Share of pairs whose final assistant turn scores a higher `refusal_score` in the chosen reply, in "
+        "the rejected one, or ties (most replies hold no refusal evidence in either). No floor; not tuned on.",
+    ),
+    Dataset(
+        "goemotions", "GoEmotions dev: negative group vs rest", "goemotions",
+        "GoEmotions (Demszky et al., ACL 2020) dev split, group view: negative vs rest.",
+    ),
+    Dataset(
+        "convabuse", "ConvAbuse valid: abusive vs not", "convabuse",
+        "ConvAbuse (Cercas Curry et al., EMNLP 2021) valid split: abusive user turns vs not abusive.",
+    ),
+]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
+    parser.add_argument("--out", default=str(REPO / "docs" / "validation.md"))
+    parser.add_argument("--n-boot", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", nargs="*", help="dataset names to run (default: every registered one)")
+    args = parser.parse_args(argv)
+    data = Path(args.data)
+    found = validators()
+    sections: list[str] = []
+    frames: list[pd.DataFrame] = []
+    for ds in DATASETS:
+        if (args.only and ds.name not in args.only) or ds.name not in found:
+            continue
+        path = data / ds.path
+        if not path.exists():
+            print(f"skip {ds.name}: {path} missing", file=sys.stderr)
+            continue
+        t0 = time.perf_counter()
+        results = found[ds.name](path, n_boot=args.n_boot, seed=args.seed, matcher=None)
+        took = time.perf_counter() - t0
+        frames.append(results)
+        shown = results if ds.statistics is None else results[results["statistic"].isin(ds.statistics)]
+        sections.append(f"## {ds.title}\n\n{ds.about}\n\nData: `{path.relative_to(data.parent) if data.parent in path.parents else path}` "
+                        f"· {took:.1f} s\n\n{markdown_table(shown)}")
+        print(f"{ds.name}: {len(results)} rows in {took:.1f} s", file=sys.stderr)
+    command = "python bench/validate.py" + (f" --n-boot {args.n_boot}" if args.n_boot != 2000 else "") + (
+        f" --seed {args.seed}" if args.seed else "")
+    header = (
+        "# Validation of the metrics against human labels\n\n"
+        f"Generated by `{command}` (welfare {welfare.__version__}, Python {platform.python_version()}); do not edit "
+        "by hand. Every figure comes with its 95% interval, the number of items and how the interval was computed "
+        "(Wilson for proportions, seeded bootstrap percentile for kappa and F1, DeLong for AUROC). The same numbers "
+        "are available as a table from `welfare.validation.validate(name, path)` or "
+        "`welfare validate --dataset NAME --path P -o results.csv`.\n\n"
+        "Figures on data a rule was tuned on are in-sample; each section says which split was used.\n\n"
+    )
+    Path(args.out).write_text(header + "\n".join(sections), encoding="utf-8")
+    if frames:
+        pd.concat(frames, ignore_index=True).to_csv(Path(args.out).with_suffix(".csv"), index=False)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
