@@ -29,6 +29,7 @@ from welfare.simulate import (
     write_jsonl,
 )
 from welfare.simulate._grammar import GrammarError
+from welfare.transcript import Transcript
 
 ALL_ARMS = ("no_end_tool", "end_tool_last_resort", "end_tool_early", "end_tool_never_used")
 
@@ -211,6 +212,28 @@ def test_pairs_share_user_opening_and_first_message(big):
         assert len({t.messages[0].text for t in group}) == 1
         assert len({json.dumps(truth(t.messages[0]), sort_keys=True).replace(t.metadata["condition"], "")
                      for t in group}) == 1
+
+
+def test_paired_arms_share_the_user_side_so_within_pair_differences_are_exact():
+    """Two arms that differ only in distress_offset: the pair shares every user draw and the noise,
+    so at the first assistant turn d_treated - d_control equals the offset exactly (when neither is clipped)."""
+    cfg = SimulationConfig.from_dict({
+        "seed": 8, "n_conversations": 60, "arms": ["control", "treated"],
+        "policies": {"control": {}, "treated": {"distress_offset": 0.05}},
+        "distress": {"alpha": 0.3},
+    })
+    by_pair: dict[str, dict[str, Transcript]] = defaultdict(dict)
+    for t in simulate(cfg, render_text=False):
+        if "pair_id" in t.metadata:
+            by_pair[t.metadata["pair_id"]][t.metadata["condition"]] = t
+    assert len(by_pair) == 60
+    checked = 0
+    for pair in by_pair.values():
+        first = {arm: truth(pair[arm].messages[1])["distress"] for arm in ("control", "treated")}
+        if first["control"] > 0 and first["treated"] < 1:
+            checked += 1
+            assert first["treated"] - first["control"] == pytest.approx(0.05)
+    assert checked >= 55
 
 
 def test_edits_make_branches_and_new_chats_link_back(big):
@@ -402,6 +425,14 @@ def test_cli_reports_a_bad_config_without_a_traceback(tmp_path: Path, capsys):
     assert main(["simulate", "--config", str(bad), "-o", str(tmp_path / "x.jsonl")]) == 1
     assert "unknown arm 'nope'" in capsys.readouterr().err
     assert main(["simulate", "--arms", "nope", "-o", str(tmp_path / "x.jsonl")]) == 1
+
+
+def test_cli_shows_the_effective_config_as_loadable_yaml(tmp_path: Path, capsys):
+    assert main(["simulate", "--seed", "12", "--show-config"]) == 0
+    shown = tmp_path / "shown.yaml"
+    shown.write_text(capsys.readouterr().out)
+    assert load_config(shown) == default_config(seed=12)
+    assert main(["simulate"]) == 2
 
 
 def test_cli_writes_other_formats(tmp_path: Path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+import yaml
+
 import welfare.io
 from welfare.simulate import SimulationConfigError, default_config, iter_conversations, load_config, write_jsonl
 
@@ -21,7 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", metavar="NAME",
                    help="write another log format with welfare.io.write (default: canonical JSONL; "
                         "see `welfare convert --help` for the names)")
-    p.add_argument("-o", "--output", required=True, help="output file: .jsonl, or .jsonl.gz (reproducible gzip)")
+    p.add_argument("--show-config", action="store_true",
+                   help="print the effective configuration as YAML (every parameter) and exit")
+    p.add_argument("-o", "--output", help="output file: .jsonl, or .jsonl.gz (reproducible gzip)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     except SimulationConfigError as err:
         print(f"welfare simulate: error: {err}", file=sys.stderr)
         return 1
+    if args.show_config:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    if not args.output:
+        print("welfare simulate: error: -o/--output is required (or pass --show-config)", file=sys.stderr)
+        return 2
     convs = iter_conversations(cfg, render_text=not args.no_text)
     if args.format and args.format != "canonical":
         n = welfare.io.write(convs, args.output, format=args.format)
