@@ -101,3 +101,11 @@ def test_convert_to_a_format_that_cannot_hold_the_conversation_exits_1(tmp_path,
     assert main(["convert", str(FIXTURES / "sharegpt.json"), "-o", str(tmp_path / "c.json"), "--to", "claude",
                  "--branches", "active"]) == 1
     assert "takes no option 'branches'" in capsys.readouterr().err
+
+
+def test_info_counts_models_conditions_and_branching(capsys):
+    assert main(["info", "--json", str(FIXTURES / "canonical.jsonl")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["models"] == {"model-a": 1, "model-b": 1} and data["conditions"] == {"control": 1, "end_tool": 1}
+    assert data["conversations_with_branches"] == 1 and data["branches"] == 3
+    assert data["endings"] == {"not ended": 2}  # the end_conversation call is on the inactive branch

@@ -16,11 +16,20 @@ __all__ = ["LogSummary", "summarize_logs"]
 
 @dataclass
 class LogSummary:
+    """Counts over a set of logs; ``to_dict`` for JSON, ``to_text`` for people.
+
+    ``models``/``conditions`` count conversations by ``metadata["model"]``/``["condition"]``;
+    ``trees`` counts conversations with more than one branch.
+    """
+
     formats: dict[str, str] = field(default_factory=dict)
     conversations: int = 0
     branches: int = 0
     messages_by_role: Counter[str] = field(default_factory=Counter)
     endings: Counter[str] = field(default_factory=Counter)
+    models: Counter[str] = field(default_factory=Counter)
+    conditions: Counter[str] = field(default_factory=Counter)
+    trees: int = 0
     report: LoadReport = field(default_factory=LoadReport)
 
     def to_dict(self) -> dict[str, Any]:
@@ -30,6 +39,9 @@ class LogSummary:
             "branches": self.branches,
             "messages_by_role": dict(sorted(self.messages_by_role.items())),
             "endings": dict(sorted(self.endings.items())),
+            "conversations_with_branches": self.trees,
+            "models": dict(sorted(self.models.items())),
+            "conditions": dict(sorted(self.conditions.items())),
             "read": self.report.read,
             "loaded": self.report.loaded,
             "rejected": len(self.report.rejected),
@@ -42,10 +54,15 @@ class LogSummary:
             lines.append(f"  {path}  [{fmt}]")
         lines.append(f"conversations: {self.conversations}  (read {self.report.read}, "
                      f"rejected {len(self.report.rejected)})")
-        lines.append(f"branches: {self.branches}")
+        lines.append(f"branches: {self.branches}  ({self.trees} conversations have more than one)")
         lines.append("messages by role: " + ", ".join(f"{r} {n}" for r, n in sorted(self.messages_by_role.items())))
         lines.append("endings (active branch): " + (", ".join(f"{k} {n}" for k, n in sorted(self.endings.items()))
                                                    or "none"))
+        for label, counts in (("models", self.models), ("conditions", self.conditions)):
+            if counts:
+                shown = ", ".join(f"{k} {n}" for k, n in counts.most_common(10))
+                more = f", ... ({len(counts) - 10} more)" if len(counts) > 10 else ""
+                lines.append(f"{label}: {shown}{more}")
         for rej in self.report.rejected[:20]:
             lines.append(f"  rejected: {rej}")
         if len(self.report.rejected) > 20:
@@ -64,6 +81,11 @@ def summarize_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[st
         summary.conversations += 1
         branches = t.branches()
         summary.branches += len(branches)
+        summary.trees += len(branches) > 1
+        for key, counter in (("model", summary.models), ("condition", summary.conditions)):
+            value = t.metadata.get(key)
+            if isinstance(value, str):
+                counter[value] += 1
         summary.messages_by_role.update(m.role for m in t.messages)
         active = next(b for b in branches if b.is_active)
         end = active.ending
