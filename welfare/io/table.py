@@ -222,7 +222,7 @@ def write_table(transcripts: Iterable[Transcript], out: str | os.PathLike[str]) 
     spath = os.fspath(out)
     name = logical_name(spath)
     if name.endswith(".parquet"):
-        frame.to_parquet(spath, index=False)
+        frame.to_parquet(spath, index=False, row_group_size=1024)  # readers hold one row group
     else:
         frame.to_csv(spath, index=False, sep="\t" if name.endswith((".tsv", ".tab")) else ",")
     return len(rows)

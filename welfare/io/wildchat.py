@@ -41,6 +41,8 @@ __all__ = ["iter_parquet_rows", "read_wildchat", "write_wildchat"]
 _ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "assistant", "system": "system",
           "tool": "tool"}
 _ID_KEYS = ("conversation_hash", "conversation_id", "id")
+#: Rows per Parquet row group written; a reader holds about one row group in memory.
+ROW_GROUP_ROWS = 1024
 
 
 def _convert(obj: dict[str, Any], where: Record) -> Transcript:
@@ -134,7 +136,7 @@ def write_wildchat(transcripts: Iterable[Transcript], out: str | os.PathLike[str
         rows = list(_rows(transcripts, branches))
         columns = list(dict.fromkeys(k for row in rows for k in row))  # a column for every key of any row
         rows = [{k: row.get(k) for k in columns} for row in rows]
-        pq.write_table(pa.Table.from_pylist(rows), spath)
+        pq.write_table(pa.Table.from_pylist(rows), spath, row_group_size=ROW_GROUP_ROWS)
         return len(rows)
     n = 0
     with open_text_out(spath) as fh:

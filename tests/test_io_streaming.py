@@ -1,0 +1,57 @@
+"""Loading streams: peak memory does not grow with the number of conversations in a file."""
+
+from __future__ import annotations
+
+import json
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import welfare.io as wio
+from welfare import Transcript
+from welfare.io import load, load_all
+
+
+def conversations(n: int) -> list[Transcript]:
+    return [Transcript.from_dict({"id": f"c{i}", "metadata": {"condition": "a"}, "messages": [
+        {"id": f"u{i}", "role": "user", "content": "please help " * 20},
+        {"id": f"a{i}", "parent": f"u{i}", "role": "assistant", "content": "sure, here is how " * 40},
+        {"id": f"b{i}", "parent": f"u{i}", "role": "assistant", "content": "I would rather not " * 40},
+    ]}) for i in range(n)]
+
+
+def peak_while_loading(path: Path, fmt: str) -> int:
+    tracemalloc.start()
+    count = sum(1 for _ in load(path, format=fmt))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert count > 0
+    return peak
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fmt", "name"), [("chatgpt", "conversations.json"), ("canonical", "c.jsonl"),
+                                           ("inspect", "log.json"), ("inspect", "log.eval")])
+def test_peak_memory_is_flat_in_the_number_of_conversations(fmt, name, tmp_path):
+    small, large = tmp_path / "small", tmp_path / "large"
+    small.mkdir()
+    large.mkdir()
+    wio.write(conversations(40), small / name, format=fmt)
+    wio.write(conversations(400), large / name, format=fmt)
+    # 10x the conversations may not cost 3x the memory (a whole-file parse would cost about 10x).
+    # A .eval archive also keeps its zip index in memory: a few hundred bytes per sample, not its messages.
+    index = 1000 * 400 if name.endswith(".eval") else 0
+    assert peak_while_loading(large / name, fmt) < 3 * peak_while_loading(small / name, fmt) + index
+
+
+def test_eval_archive_without_header_uses_the_journal(tmp_path):
+    path = tmp_path / "running.eval"
+    sample = {"id": "s1", "epoch": 1, "messages": [{"role": "user", "content": "hi"},
+                                                   {"role": "assistant", "content": "hello"}]}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("_journal/start.json", json.dumps({"version": 2, "eval": {"task": "t", "model": "m/x"}}))
+        archive.writestr("samples/s1_epoch_1.json", json.dumps(sample))
+    (t,) = load_all(path)
+    assert (t.id, t.metadata["task"], t.metadata["model"]) == ("s1_epoch_1", "t", "m/x")
