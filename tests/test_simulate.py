@@ -401,6 +401,17 @@ def test_bad_configs_say_what_and_where(tmp_path: Path, text: str, message: str)
         assert str(path) in str(err.value)
 
 
+def test_replace_policy_checks_names():
+    cfg = replace_policy(default_config(), "no_end_tool", distress_offset=0.1)
+    assert cfg.policies["no_end_tool"].distress_offset == 0.1
+    with pytest.raises(SimulationConfigError, match="unknown policy 'nope'"):
+        replace_policy(cfg, "nope", distress_offset=0.1)
+    with pytest.raises(SimulationConfigError, match="unknown policy parameters"):
+        replace_policy(cfg, "no_end_tool", offset=0.1)
+    with pytest.raises(SimulationConfigError, match="not a probability"):
+        replace_policy(cfg, "no_end_tool", p_hedge=2.0)
+
+
 def test_empty_simulation_is_empty():
     assert simulate(default_config(n_conversations=0)) == []
 

@@ -25,8 +25,9 @@ from welfare.simulate._config import (
     SimulationConfigError,
     default_config,
     load_config,
+    replace_policy,
 )
-from welfare.simulate._engine import END_TOOL, iter_conversations, replace_policy, simulate
+from welfare.simulate._engine import END_TOOL, iter_conversations, simulate
 from welfare.simulate._grammar import Grammar, GrammarError, load_grammar
 from welfare.simulate._output import write_jsonl
 from welfare.simulate._power import POWER_OUTCOMES, PowerInputError, conversation_outcomes, plot_power_curve, power

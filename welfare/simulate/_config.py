@@ -29,6 +29,7 @@ __all__ = [
     "SimulationConfigError",
     "default_config",
     "load_config",
+    "replace_policy",
 ]
 
 #: Version of the generative model. Same seed + same version -> byte-identical output.
@@ -470,3 +471,16 @@ def _validate(cfg: SimulationConfig) -> None:
         raise SimulationConfigError("product.max_followups and product.max_edits must be >= 0")
     if not 0 <= pr.gap_minutes_min <= pr.gap_minutes_max:
         raise SimulationConfigError("product: need 0 <= gap_minutes_min <= gap_minutes_max")
+
+
+def replace_policy(cfg: SimulationConfig, arm: str, **changes: Any) -> SimulationConfig:
+    """A config whose policy ``arm`` has some fields changed (e.g. ``distress_offset=0.05``); validated again."""
+    if arm not in cfg.policies:
+        raise SimulationConfigError(f"unknown policy {arm!r}; known: {', '.join(sorted(cfg.policies))}")
+    names = {f.name for f in dataclasses.fields(PolicyParams)}
+    unknown = sorted(set(changes) - names)
+    if unknown:
+        raise SimulationConfigError(f"unknown policy parameters {unknown}; valid: {', '.join(sorted(names))}")
+    policies = dict(cfg.policies)
+    policies[arm] = dataclasses.replace(policies[arm], **changes)
+    return cfg.replace(policies=policies)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -541,10 +541,3 @@ def simulate(config: SimulationConfig | None = None, *, render_text: bool = True
     ['end_tool_last_resort', 'no_end_tool']
     """
     return list(iter_conversations(config, render_text=render_text))
-
-
-def replace_policy(cfg: SimulationConfig, arm: str, **changes: object) -> SimulationConfig:
-    """A config whose policy ``arm`` has some fields changed."""
-    policies = dict(cfg.policies)
-    policies[arm] = replace(policies[arm], **changes)  # type: ignore[arg-type]
-    return cfg.replace(policies=policies)
