@@ -130,7 +130,7 @@ def policy_audit_plot(results: pd.DataFrame, ax: Axes | None = None) -> Axes:
         grp = results[results["group"] == group].set_index("category").reindex(cats)
         est = grp["estimate"].to_numpy(dtype=float)
         err = np.vstack([est - grp["ci_low"].to_numpy(dtype=float), grp["ci_high"].to_numpy(dtype=float) - est])
-        ax.bar(x + (k - (len(groups) - 1) / 2) * width, est, width, yerr=np.nan_to_num(err), capsize=2,
+        ax.bar(x + (k - (len(groups) - 1) / 2) * width, est, width, yerr=np.clip(np.nan_to_num(err), 0, None), capsize=2,
                color=PALETTE[k % len(PALETTE)], label=str(group))
     ax.set_xticks(x, [c.replace("_", " ") for c in cats])
     ax.set_ylabel("share of conversation branches")
