@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import keyword
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -168,7 +169,8 @@ def execute_notebook(nb: Any, *, cwd: str | os.PathLike[str], timeout: int = 600
         client.execute(cwd=os.fspath(cwd))
     except CellExecutionError as err:
         name = nb.metadata.get("welfare_source", "notebook")
-        raise NotebookExecutionError(f"{name}: a cell failed:\n{err}", nb) from err
+        plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(err))  # terminal colours off for logs and the CLI
+        raise NotebookExecutionError(f"{name}: a cell failed:\n{plain}", nb) from err
     finally:
         bar.close()
     return nb

@@ -1,0 +1,184 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Does an end-conversation tool shift apparent distress and expressed reluctance?
+#
+# Some assistants can end a conversation: only as a last resort after repeated redirection has
+# failed, or when the user asks, and never when the user seems at risk of harming themselves or
+# others; the user can then start a new chat or edit an earlier message. This notebook asks what
+# that changes in the text the model writes, and audits how the tool was used.
+#
+# **Estimands.** Arms are the study conditions (`condition`); conversations are the units and
+# users the clusters (a user's conversations are not independent).
+#
+# * *Effect on apparent distress and expressed reluctance*: the difference in the mean of each
+#   conversation-level outcome between an arm with the tool and the arm without it, over the
+#   population of conversations the arms were assigned to (active branch: what the user last
+#   saw). Endings shorten conversations, so per-conversation totals (e.g. `distress_burden`)
+#   include the effect of stopping early; per-turn means (`distress_mean`) do not.
+# * *Policy audit*: the share of branches in each ending-policy category (`last_resort`,
+#   `user_request`, `risk_violation`, `premature`, `not_ended`) per arm, with Wilson intervals.
+# * *After an ending*: what users did next (new chat, edit and branch, nothing) and whether
+#   apparent distress recurs there.
+#
+# Intervals are percentile cluster-bootstrap intervals (users resampled); p-values are adjusted
+# across outcomes (Holm). The metrics score expressed text, not inner states; self-reports shift
+# with context and training.
+#
+# `welfare report LOGS -o DIR [--spec SPEC]` runs this notebook on new logs with the parameters below.
+
+# %% tags=["parameters"]
+logs = ["../data/sample"]
+spec = None
+output_dir = None
+control_arm = "no_end_tool"
+n_boot = 400
+seed = 0
+
+# %%
+import matplotlib.pyplot as plt
+import pandas as pd
+
+import welfare
+import welfare.analysis as wa
+import welfare.plots as wp
+from welfare.report import ReportOutputs
+
+wp.use_style()
+out = ReportOutputs(output_dir)
+convs = welfare.load_all(logs)
+scores = welfare.score(convs)
+messages, conversations = scores.messages, scores.conversations
+arms = sorted(conversations["condition"].dropna().unique())
+print(f"{len(convs)} conversations, {len(conversations)} branches, arms: {arms}")
+
+# %% [markdown]
+# ## The data
+# Conversations per arm and how they ended (active branches).
+
+# %%
+active = conversations[conversations["is_active_branch"]]
+overview = (active.groupby("condition")
+            .agg(conversations=("conversation_id", "nunique"), users=("user_id", "nunique"),
+                 ended_by_assistant=("ended_by", lambda s: int((s == "assistant").sum())),
+                 mean_assistant_turns=("n_assistant_turns", "mean"))
+            .reset_index())
+out.table("overview", overview, caption="Conversations per arm (active branches)")
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=wp.figure_size("double", aspect=0.4))
+wp.ending_methods(conversations, ax=axes[0])
+wp.refusal_shares(messages, ax=axes[1])
+out.figure("endings_and_refusals", fig, caption="Endings per arm; expressed refusal classes of assistant messages")
+
+# %%
+trajectory_metric = next((m for m in ("distress", "negative_affect", "refusal_score") if m in messages.columns), None)
+if trajectory_metric is not None:
+    fig, ax = plt.subplots(figsize=wp.figure_size("single"))
+    wp.distress_trajectory(messages, metric=trajectory_metric, ax=ax)
+    out.figure("trajectory", fig, caption=f"Mean {trajectory_metric} by assistant turn and arm (95% normal band)")
+
+# %% [markdown]
+# ## The analysis spec
+# The spec says which comparison answers the question. `--spec` replaces this default; the
+# default compares every arm with the control arm on the conversation outcomes this version of
+# the metric library provides.
+
+# %%
+candidate_outcomes = ["distress_burden", "distress_mean", "distress_peak", "refusal_rate",
+                      "longest_refusal_streak", "redirects_before_ending"]
+outcomes = [c for c in candidate_outcomes if c in conversations.columns]
+default_spec = {
+    "design": "between",
+    "outcomes": outcomes,
+    "arm": "condition",
+    "treatment": [a for a in arms if a != control_arm],
+    "control": control_arm,
+    "cluster": "user_id",
+    "method": "bootstrap",
+    "correction": "holm",
+    "n_boot": n_boot,
+    "seed": seed,
+    "survival": {"event": "ending", "at_risk": "n_assistant_turns"},
+}
+if "ending_policy" in conversations.columns:
+    default_spec["policy_audit"] = {"by": ["condition"]}
+if "distress_mean" in conversations.columns:
+    default_spec["after_ending"] = {"outcome": "distress_mean"}
+analysis_spec = wa.load_spec(spec) if spec else wa.validate_spec(default_spec)
+{k: v for k, v in analysis_spec.items() if v not in (None, [], {})}
+
+# %%
+results = wa.run_spec(analysis_spec, conversations, messages)
+sorted(results)
+
+# %% [markdown]
+# ## Effects on apparent distress and expressed reluctance
+# Each row: one outcome, one arm against the control arm; `estimate` is the difference in means.
+
+# %%
+if "effects" in results:
+    effects = out.table("effects", results["effects"], caption="Effect of each arm against the control arm")
+    fig, ax = plt.subplots(figsize=wp.figure_size("single", aspect=0.9))
+    wp.forest_plot(effects, ax=ax)
+    out.figure("effects", fig, caption="Differences in means with 95% cluster-bootstrap intervals")
+    display(effects)  # noqa: F821 - display is a notebook builtin
+
+# %% [markdown]
+# ## Policy audit: was the tool used as intended?
+
+# %%
+if "policy_audit" in results:
+    audit = out.table("policy_audit", results["policy_audit"], caption="Ending-policy categories per arm")
+    fig, ax = plt.subplots(figsize=wp.figure_size("double", aspect=0.4))
+    wp.policy_audit_plot(audit, ax=ax)
+    out.figure("policy_audit", fig, caption="Share of branches per ending-policy category (Wilson 95%)")
+else:
+    print("The conversation table has no ending_policy column in this version; no policy audit.")
+
+# %% [markdown]
+# ## Time to an ending
+# Kaplan–Meier estimate of the share of conversations not yet ended by the assistant, by
+# assistant turn (conversations that stop without an ending are censored).
+
+# %%
+if "survival" in results:
+    out.table("survival", results["survival"], caption="Kaplan-Meier: not yet ended, by assistant turn")
+    out.table("logrank", results["logrank"], caption="Log-rank test of equal time to ending")
+    fig, ax = plt.subplots(figsize=wp.figure_size("single"))
+    wp.survival_plot(results["survival"], ax=ax)
+    out.figure("survival", fig, caption="Share of conversations not yet ended by the assistant")
+    display(results["logrank"])  # noqa: F821
+
+# %% [markdown]
+# ## What users do after an ending
+
+# %%
+if "after_ending" in results:
+    display(out.table("after_ending", results["after_ending"],  # noqa: F821
+                      caption="Follow-ups after an assistant ending"))
+else:
+    ended = active[active["ended_by"] == "assistant"]
+    print(f"{len(ended)} conversations ended by the assistant; "
+          "the after-ending analysis needs distress_mean in the conversation table.")
+
+# %% [markdown]
+# ## One ended conversation
+# The evidence behind the numbers: one conversation the assistant ended, in the safe viewer.
+
+# %%
+by_id = {t.id: t for t in convs}
+ended_rows = active[(active["ended_by"] == "assistant") & (active["condition"] != control_arm)]
+if len(ended_rows):
+    display(by_id[ended_rows["conversation_id"].iloc[0]])  # noqa: F821
