@@ -65,7 +65,7 @@ def test_missing_input_exits_1(tmp_path, capsys):
 
 
 def test_convert_to_canonical_by_extension_and_to_any_format(tmp_path, capsys):
-    out = tmp_path / "all.jsonl"
+    out = tmp_path / "new" / "all.jsonl"  # a missing output folder is created
     assert main(["convert", str(FIXTURES / "claude" / "conversations.json"), "-o", str(out)]) == 0
     assert "wrote 2 records as canonical" in capsys.readouterr().out
     convs = load_all(out)

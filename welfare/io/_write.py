@@ -145,8 +145,8 @@ def convert_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
                  write_options: dict[str, Any] | None = None) -> tuple[int, str]:
     """Stream logs from ``paths`` into ``out`` in format ``to`` (default: from the name). Returns (written, format).
 
-    The output is written to a temporary file next to ``out`` and renamed when complete, so a
-    strict load that fails half-way leaves no partial output. ``report`` receives the load counts.
+    The output is written to a temporary file next to ``out`` (its folder is created when missing)
+    and renamed when complete, so a strict load that fails half-way leaves no partial output. ``report`` receives the load counts.
     """
     fmt = to or format_for_path(out)
     if fmt not in writable_formats():
@@ -154,6 +154,8 @@ def convert_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
                                  expected="one of: " + ", ".join(writable_formats()), found=repr(fmt))
     target = os.fspath(out)
     folder, base = os.path.split(target)
+    if folder:
+        os.makedirs(folder, exist_ok=True)  # the output's folder is created, like the output itself
     partial = os.path.join(folder, f".partial-{os.getpid()}-{base}")
     stream = load(paths, format=format, strict=strict, report=report, **(read_options or {}))
     try:
