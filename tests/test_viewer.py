@@ -90,7 +90,7 @@ def test_branches_are_details_sections_with_anchor_navigation() -> None:
 def test_endings_and_bail_marked() -> None:
     html_text = render_transcript_html(_tree_transcript(), highlight=False)
     assert "end-conversation tool (end_conversation)" in html_text
-    assert "⏹ bail:" in html_text and "bail string (SWITCHCONVERSATION)" in html_text
+    assert 'wv-end-banner">bail:' in html_text and "bail string (SWITCHCONVERSATION)" in html_text
     assert html_text.count('class="wv-msg wv-role-assistant wv-ending') == 2
 
 
@@ -188,3 +188,15 @@ def test_notebook_display_delegates_to_viewer_fragment() -> None:
     fragment = t._repr_html_()
     assert fragment == render_transcript_html(t, full_page=False)
     assert not fragment.startswith("<!DOCTYPE") and "&lt;script&gt;x&lt;/script&gt;" in fragment
+
+
+def test_span_coloured_by_the_family_owning_its_lexicon(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_viewer, "_metric_catalogue",
+                        lambda: {"negative_affect": ("affect", "1.0"), "distress": ("distress", "1.0")})
+    monkeypatch.setattr(importlib.import_module("welfare.score"), "explain", lambda text: pd.DataFrame(
+        [{"start": 0, "end": 4, "text": "hurt", "phrase": "hurt", "categories": "c", "lexicons": "distress",
+          "status": "counted", "metrics": "distress,negative_affect"}]))
+    t = welfare.Transcript.from_dict({"id": "x", "messages": [{"role": "assistant", "content": "hurt"}]})
+    marks = [a for tag, a in _parse(render_transcript_html(t)).tags if tag == "mark"]
+    # families by name: affect -> slot 0, distress -> slot 1; the lexicon says distress
+    assert len(marks) == 1 and "wv-c1" in (marks[0].get("class") or "")

@@ -99,7 +99,12 @@ def _spans_for(text: str, catalogue: Mapping[str, tuple[str, str]]) -> list[_Spa
     views: list[_SpanView] = []
     for row in table.to_dict("records"):
         metrics = [m for m in str(row["metrics"]).split(",") if m]
-        families = tuple(sorted({catalogue[m][0] for m in metrics if m in catalogue}))
+        found = sorted({catalogue[m][0] for m in metrics if m in catalogue})
+        # colour by the family that owns the span's lexicon when there is one (a distress phrase that
+        # also counts towards negative affect is shown as distress), else by the first family by name
+        lexicons = [x for x in str(row["lexicons"]).split(",") if x]
+        own = [f for f in found if f in lexicons]
+        families = tuple(own + [f for f in found if f not in own])
         described = ", ".join(f"{m} v{catalogue[m][1]}" if m in catalogue else m for m in metrics) or "no metric"
         status = str(row["status"])
         title = (f"metrics: {described}; categories: {row['categories']}; phrase: {row['phrase']!s}; "
@@ -197,7 +202,7 @@ def _render_message(m: Message, index: int, branch: Branch, prefix: str, anchor:
              f'<div class="wv-head">{" · ".join(head)}</div>']
     if is_end:
         label = "bail" if ending.method == "bail_string" else "conversation ended"
-        parts.append(f'<div class="wv-end-banner">⏹ {label}: {esc(_ending_text(branch))}</div>')
+        parts.append(f'<div class="wv-end-banner">{label}: {esc(_ending_text(branch))}</div>')
     thinking = m.thinking
     if thinking:
         parts.append(f'<details class="wv-thinking"><summary>thinking</summary>{esc(thinking)}</details>')
