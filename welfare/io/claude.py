@@ -4,7 +4,7 @@ Each conversation has ``uuid``, ``name``, ``created_at``, ``updated_at``, ``acco
 ``chat_messages``: ``{"uuid", "text", "content": [blocks], "sender": "human" | "assistant",
 "created_at", "updated_at", "attachments", "files", "parent_message_uuid"?}``.
 
-* ``sender`` ``human`` becomes ``user``. ``content`` blocks (``text``, ``thinking``, ``tool_use``,
+* ``sender`` ``human`` (or ``user``) becomes ``user``; ``assistant`` and ``system`` keep their names. ``content`` blocks (``text``, ``thinking``, ``tool_use``,
   ``tool_result``, ...) are kept; without blocks the ``text`` field is the content.
 * ``parent_message_uuid`` links make a tree (edits and retries are sibling branches); the root
   sentinel ``00000000-0000-4000-8000-000000000000`` (or a missing/null parent) marks a root. A
@@ -44,7 +44,7 @@ __all__ = ["ROOT_SENTINEL", "read_claude", "write_claude"]
 
 #: ``parent_message_uuid`` of a first message in Claude exports.
 ROOT_SENTINEL = "00000000-0000-4000-8000-000000000000"
-_SENDERS = {"human": "user", "user": "user", "assistant": "assistant"}
+_SENDERS = {"human": "user", "user": "user", "assistant": "assistant", "system": "system"}
 _MSG_KEYS = {"uuid", "text", "content", "sender", "created_at", "parent_message_uuid"}
 _CONV_KEYS = {"uuid", "name", "created_at", "updated_at", "chat_messages", "current_leaf_message_uuid",
               "welfare_metadata", "model"}
@@ -54,7 +54,7 @@ def _message(raw: Any, field: str, tree: bool) -> Message:
     m = as_dict(raw, field, optional=False)
     sender = m.get("sender")
     if sender not in _SENDERS:
-        raise fail(f"unknown sender {sender!r}", f"{field}.sender", "human | assistant", short(sender))
+        raise fail(f"unknown sender {sender!r}", f"{field}.sender", "human | assistant | user | system", short(sender))
     blocks = as_list(m.get("content"), f"{field}.content")
     for j, b in enumerate(blocks):
         if not isinstance(b, dict) or not isinstance(b.get("type"), str):
