@@ -50,6 +50,7 @@ NEGATIVE_CATEGORIES = (
 NEGATIVE_FROM_OTHER_FAMILIES = {
     "user_insult_directed": 1.0, "user_profanity_directed": 1.0, "user_threat": 1.0, "user_degradation": 1.0,
     "user_slur": 1.0, "distress_discomfort": 1.0, "distress_state_negative": 1.0, "distress_apology": 1.0,
+    "user_insult": 0.5, "user_profanity": 0.5,
 }
 POSITIVE_CATEGORIES = (
     "affect_pos_joy", "affect_pos_love", "affect_pos_amusement", "affect_pos_admiration", "affect_pos_approval",
