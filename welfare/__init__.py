@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from welfare._version import __version__
 from welfare.io import LoadReport, LogFormatError, known_formats, load, load_all, write_canonical
+from welfare.metrics import get_metric, list_metrics
 from welfare.score import Scores, explain, score
 from welfare.transcript import Branch, Ending, Message, ToolCall, Transcript, TranscriptError
 
@@ -25,7 +26,9 @@ __all__ = [
     "TranscriptError",
     "__version__",
     "explain",
+    "get_metric",
     "known_formats",
+    "list_metrics",
     "load",
     "load_all",
     "score",

@@ -250,6 +250,13 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
     conv["ending_index"] = info_arrays["ending_index"]  # type: ignore[assignment]
     messages = pd.DataFrame({**rows, **message_cols})
     conversations = pd.DataFrame({**conv, **conv_cols})
+    for frame in (messages, conversations):  # the same dtypes whatever a chunk holds (None-only columns too)
+        for name in _STRING_KEYS.intersection(frame.columns):
+            frame[name] = frame[name].astype("str").where(frame[name].notna(), np.nan) \
+                if frame[name].dtype == object else frame[name].astype("str")
+        for name in _INT_KEYS.intersection(frame.columns):
+            frame[name] = frame[name].astype(np.int64)
+        frame["is_active_branch"] = frame["is_active_branch"].astype(bool)
     return messages, conversations
 
 

@@ -1,21 +1,28 @@
-"""One matcher for every phrase lexicon: all families in one pass per message.
+"""One matcher for every phrase lexicon: all families in one engine call over many messages.
 
-Semantics (identical for both engines, checked by tests on a large corpus):
+Semantics (identical for both engines, checked span for span by tests on a large real corpus):
 
 1. The text is normalised without changing its length: lower-cased, curly apostrophes → ``'``.
+   Runs of ASCII whitespace count as one space (a phrase's words may be separated by any run of
+   spaces, tabs or line breaks); offsets always refer to the original text.
 2. Candidates are occurrences of any lexicon phrase whose ends sit on Unicode word boundaries
-   (the characters before and after are not word characters).
+   (the characters before and after are not word characters: "résumé" does not contain "sum").
+   A stem wildcard (``distress*``) takes the whole run of ``[0-9a-z_]`` after the stem.
 3. Leftmost-longest: scanning left to right, the longest candidate at the leftmost start wins and
    matching resumes after it (no overlapping spans). A phrase listed under several categories
    yields one span carrying all of them.
 4. Named rules then mark spans that are not the speaker's own assertion:
    :func:`rule_code` (inside fenced or inline code), :func:`rule_quoted` (inside quotation marks or a
-   ``>`` block quote), :func:`rule_negated` (a negator such as *not*, *never*, *n't* within three words
-   before a span of a negatable category: "I'm not uncomfortable"). Such spans keep a ``status``
-   saying why and are not counted.
+   ``>`` block quote, e.g. the assistant quoting the user), :func:`rule_negated` (a negator such as
+   *not*, *never*, *n't* within three words before a span of a category its lexicon declares
+   negatable: "I'm not uncomfortable"; other categories are never cancelled, so "I'm not sure but
+   I can't help" still counts "i can't help"). Such spans keep a ``status`` saying why and are not
+   counted.
 
-Engines: ``hyperscan`` (Intel's multi-pattern engine, optional extra ``welfare[fast]``) and ``python``
-(a trie-shaped regular expression from the standard library). ``auto`` picks hyperscan when present.
+Engines: ``hyperscan`` (Intel's multi-pattern engine, optional extra ``welfare[fast]``), scanning for
+plain literals (each phrase up to its first wildcard, completed by a small regex) in one call over
+all texts joined by a separator no phrase can cross; and ``python`` (a trie-shaped regular expression
+from the standard library) over the same joined text. ``auto`` picks hyperscan when present.
 """
 
 from __future__ import annotations

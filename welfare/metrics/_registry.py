@@ -10,6 +10,7 @@ editing a list elsewhere.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 import re
 import sys
@@ -199,12 +200,20 @@ def get_metric(name: str) -> MetricInfo:
 
 
 def metrics_table() -> pd.DataFrame:
-    """One row per metric: name, version, family, level, kind, roles, range, direction, definition."""
+    """One row per metric: name, version, family, level, kind, roles, range, direction, definition, ...
+
+    ``range`` is ``low–high`` for numbers and ``a | b | c`` for categories; ``evidence``, ``depends``
+    are comma-separated; ``parameters`` maps each documented parameter to its current value (JSON).
+    """
     rows = [
         {"name": m.name, "version": m.version, "family": m.family, "level": m.level, "kind": m.kind,
          "roles": ",".join(m.roles), "range": f"{m.range[0]:g}–{m.range[1]:g}" if m.kind != "category"
          else " | ".join(m.categories), "direction": m.direction, "definition": m.definition,
+         "evidence": ",".join(m.evidence), "depends": ",".join(m.depends), "structural": m.structural,
+         "parameters": json.dumps(m.parameter_values()) if m.parameters else "",
          "validated_against": m.validated_against}
         for m in list_metrics()
     ]
-    return pd.DataFrame(rows)
+    columns = ["name", "version", "family", "level", "kind", "roles", "range", "direction", "definition", "evidence",
+               "depends", "structural", "parameters", "validated_against"]
+    return pd.DataFrame(rows, columns=columns)
