@@ -290,3 +290,17 @@ def test_adjust_pvalues_holm_and_bh_by_hand() -> None:
     res["contrast"] = ["a", "a", "b", "b", "b"]
     fam = adjust_pvalues(res, "holm", family="contrast")
     assert fam.p_adjusted.tolist()[:4] == pytest.approx([0.02, 0.04, 0.04, 0.04])
+
+
+def test_expanded_percentile_matches_hesterbergs_formula_and_its_p_value_inverts_it() -> None:
+    from welfare.analysis._bootstrap import _alpha_for_tail, expanded_alpha, percentile_summary
+
+    # Hesterberg (2015): percentiles at Φ(-sqrt(n/(n-1)) t_{n-1, 0.975}) instead of 0.025
+    g = 12
+    expected = 2 * stats.norm.cdf(-np.sqrt(g / (g - 1)) * stats.t.ppf(0.975, g - 1))
+    assert expanded_alpha(0.05, g) == pytest.approx(expected)
+    assert expanded_alpha(0.05, None) == 0.05 and expanded_alpha(0.05, 2) == 0.05
+    assert _alpha_for_tail(expected / 2, g) == pytest.approx(0.05)
+    draws = np.random.default_rng(0).normal(1.0, 1.0, 4000)
+    _, low, high, _ = percentile_summary(1.0, draws, 0.95, g)
+    assert (low, high) == pytest.approx(tuple(np.quantile(draws, [expected / 2, 1 - expected / 2])))

@@ -106,7 +106,7 @@ def compare_arms(
         Column of the independent unit (``user_id`` when users were randomised or have several conversations,
         ``conversation_id`` for message rows). ``None`` treats rows as independent.
     method
-        ``"bootstrap"``: cluster bootstrap percentile interval (clusters resampled within arm when each cluster
+        ``"bootstrap"``: cluster bootstrap expanded percentile interval (clusters resampled within arm when each cluster
         sits in one arm, otherwise across arms); ``"ols"``: OLS of the outcome on an arm indicator (plus
         ``covariates``) with cluster-robust (CR1) standard errors and a t reference with ``G - 1`` degrees of
         freedom (heteroskedasticity-robust HC1 when ``cluster`` is None); ``"welch"``: Welch's t-test, which
@@ -169,7 +169,7 @@ def compare_arms(
                 row["se"], row["ci_low"], row["ci_high"], row["p_value"] = _bootstrap_difference(
                     y, is_t, codes, n_clusters, row["estimate"], n_boot, seed, confidence
                 )
-                row["method"] = f"difference in means; cluster bootstrap percentile ({n_boot} draws); {by}"
+                row["method"] = f"difference in means; cluster bootstrap expanded percentile ({n_boot} draws); {by}"
             elif method == "ols":
                 x = _design(sub, is_t, covariates)
                 est, row["se"], row["ci_low"], row["ci_high"], row["p_value"] = _ols_effect(
@@ -203,7 +203,7 @@ def _bootstrap_difference(
     with np.errstate(invalid="ignore", divide="ignore"):
         for counts in bootstrap_counts(strata, n_boot, seed):
             draws.append(counts @ s_t / (counts @ n_t) - counts @ s_c / (counts @ n_c))
-    return percentile_summary(estimate, np.concatenate(draws), confidence)
+    return percentile_summary(estimate, np.concatenate(draws), confidence, n_clusters)
 
 
 def paired_effect(
@@ -231,7 +231,7 @@ def paired_effect(
         Optional column above the pair (e.g. ``user_id`` when one user contributes several pairs); each pair must
         sit in one cluster. ``None``: pairs are the independent units.
     method
-        ``"bootstrap"``: percentile interval from resampling pairs (or clusters of pairs); ``"ols"``: intercept of
+        ``"bootstrap"``: expanded percentile interval from resampling pairs (or clusters of pairs); ``"ols"``: intercept of
         the pair differences with cluster-robust SEs, t(G-1); ``"ttest"``: the paired t-test (no ``cluster``).
 
     Returns
@@ -310,9 +310,9 @@ def paired_effect(
                 counts_per = np.bincount(codes, minlength=n_units).astype(float)
                 draws = [c @ sums / (c @ counts_per) for c in bootstrap_counts(np.zeros(n_units), n_boot, seed)]
                 row["se"], row["ci_low"], row["ci_high"], row["p_value"] = percentile_summary(
-                    row["estimate"], np.concatenate(draws), confidence
+                    row["estimate"], np.concatenate(draws), confidence, n_units
                 )
-                row["method"] = f"mean paired difference; cluster bootstrap percentile ({n_boot} draws); {by}"
+                row["method"] = f"mean paired difference; cluster bootstrap expanded percentile ({n_boot} draws); {by}"
             rows.append(row)
     return make_result(rows, ARM_MEANS)
 
@@ -433,7 +433,7 @@ def effect_sizes(
     ``risk_ratio`` and ``odds_ratio`` for a 0/1 or boolean one. Without ``cluster`` the intervals treat rows as
     independent (Hedges' g: normal approximation with the Hedges–Olkin variance; Cliff's delta: DeLong variance;
     proportions: Newcombe / Katz log / Woolf logit, via statsmodels). With ``cluster`` every interval is a
-    cluster-bootstrap percentile interval and the p-value is the bootstrap one. The hazard ratio comes from
+    cluster-bootstrap expanded percentile interval and the p-value is the bootstrap one. The hazard ratio comes from
     :func:`cox`.
 
     Returns
@@ -484,7 +484,7 @@ def effect_sizes(
                         row.update(estimate=est, se=se, ci_low=low, ci_high=high, p_value=p, method=label)
                     else:
                         row.update(_bootstrap_measure(measure, y, is_t, codes, n_clusters, n_boot, seed, confidence))
-                        row["method"] = f"{measure}; cluster bootstrap percentile ({n_boot} draws); clusters: {cluster}"
+                        row["method"] = f"{measure}; cluster bootstrap expanded percentile ({n_boot} draws); clusters: {cluster}"
                 else:
                     row["method"] = measure
                 rows.append(row)
@@ -508,7 +508,7 @@ def _bootstrap_measure(
             for counts in block:
                 wt, wc = counts[ct], counts[cc]
                 draws.append(func(yt, wt, yc, wc) if wt.sum() > 0 and wc.sum() > 0 else np.nan)
-    se, low, high, p = percentile_summary(est - null, np.asarray(draws) - null, confidence)
+    se, low, high, p = percentile_summary(est - null, np.asarray(draws) - null, confidence, n_clusters)
     return {"estimate": est, "se": se, "ci_low": low + null, "ci_high": high + null, "p_value": p}
 
 

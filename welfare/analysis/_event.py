@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from welfare.analysis._bootstrap import bootstrap_counts
+from welfare.analysis._bootstrap import bootstrap_counts, expanded_alpha, percentile_summary
 from welfare.analysis._results import (
     AnalysisInputError,
     check_confidence,
@@ -109,7 +109,7 @@ def event_study(
 ) -> pd.DataFrame:
     """Mean of ``metric`` at each turn from ``-window`` to ``+window`` around the anchor, per arm.
 
-    See :func:`align_to_anchor` for the anchor and turn conventions. Bands are cluster-bootstrap percentile
+    See :func:`align_to_anchor` for the anchor and turn conventions. Bands are cluster-bootstrap expanded percentile
     intervals (``cluster`` column, default each branch), all turns from the same draws; clusters are resampled
     within arm when each sits in one arm. With ``arm``, rows for the treatment - control difference per turn
     follow the per-arm rows (with bootstrap p-values).
@@ -141,7 +141,7 @@ def event_study(
     else:
         levels = ["all"]
     turns = np.arange(-window, window + 1)
-    method = (f"mean per turn; cluster bootstrap percentile ({n_boot} draws); "
+    method = (f"mean per turn; cluster bootstrap expanded percentile ({n_boot} draws); "
               f"clusters: {cluster or 'conversation branch'}")
     if aligned.empty:
         rows = [{"outcome": metric, "contrast": "mean", "arm": str(lv), "turn": t, "n_obs": 0, "n_clusters": 0,
@@ -172,7 +172,7 @@ def event_study(
             for lv in levels:
                 draws[lv].append(block @ sums[lv] / (block @ counts[lv]))
     stacked = {lv: np.concatenate(draws[lv]) for lv in levels}
-    alpha = 1 - confidence
+    alpha = expanded_alpha(1 - confidence, n_cl)
     rows = []
     with np.errstate(invalid="ignore", divide="ignore"):
         estimates = {lv: sums[lv].sum(axis=0) / counts[lv].sum(axis=0) for lv in levels}
@@ -187,13 +187,12 @@ def event_study(
                 row.update(se=np.std(d, ddof=1), ci_low=np.quantile(d, alpha / 2), ci_high=np.quantile(d, 1 - alpha / 2))
             rows.append(row)
     if arm is not None:
-        from welfare.analysis._bootstrap import percentile_summary
-
         for lv in levels[1:]:
             label = f"{lv} - {control}"
             for j, t in enumerate(turns):
                 est = estimates[lv][j] - estimates[control][j]
-                se, low, high, p = percentile_summary(est, stacked[lv][:, j] - stacked[control][:, j], confidence)
+                se, low, high, p = percentile_summary(est, stacked[lv][:, j] - stacked[control][:, j], confidence,
+                                                      n_cl)
                 rows.append({"outcome": metric, "contrast": label, "arm": label, "turn": int(t), "estimate": est,
                              "se": se, "ci_low": low, "ci_high": high, "p_value": p,
                              "n_obs": counts[lv][:, j].sum() + counts[control][:, j].sum(),

@@ -170,7 +170,7 @@ def after_ending(
         sub = sub.dropna(subset=["outcome_ended", "outcome_follow_up"])
         label = f"{kind} - ended"
         row = {"outcome": outcome, "contrast": label, "group": kind, "n_obs": 2 * len(sub),
-                               "method": "mean paired difference; cluster bootstrap percentile; clusters: user"}
+                               "method": "mean paired difference; cluster bootstrap expanded percentile; clusters: user"}
         if len(sub) and sub["user_id"].notna().all():
             sub["_pair"] = np.arange(len(sub))
             long = pd.concat([
