@@ -1,0 +1,38 @@
+"""`welfare demo`: the analysis notebook on the bundled sample, run twice; the result tables are byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from welfare.cli import main
+from welfare.report import run_demo, sample_data_path
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for sub in ("tables", "figures") for p in sorted((folder / sub).iterdir())}
+
+
+@pytest.mark.slow
+def test_demo_twice_byte_identical(tmp_path: Path) -> None:
+    assert main(["demo", "-o", str(tmp_path / "one"), "--no-progress"]) == 0
+    run_demo(tmp_path / "two", progress=False)
+    one, two = _digests(tmp_path / "one"), _digests(tmp_path / "two")
+    assert one == two
+    assert {"tables/effects.csv", "tables/effects.parquet", "tables/effects.tex", "tables/overview.csv",
+            "figures/effects.pdf", "figures/effects.png", "figures/endings_and_refusals.pdf"} <= set(one)
+
+    prov = json.loads((tmp_path / "one" / "provenance.json").read_text())
+    sample = sorted(p for p in sample_data_path().rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert [i["sha256"] for i in prov["inputs"]] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in sample]
+    assert prov["status"] == "ok" and prov["notebook"]["name"] == "02_end_conversation_analysis.py"
+    assert prov["outputs"] == {k: v for k, v in one.items()}
+
+    page = (tmp_path / "one" / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "Content-Security-Policy" in page
+    assert page.count('src="data:image/png;base64,') >= 3
+    assert (tmp_path / "one" / "02_end_conversation_analysis.ipynb").exists()
