@@ -127,8 +127,8 @@ _XSTEST_LABELS = ("compliance", "partial", "full")
 def _label_rows(dataset: str, subset: str, metric: str, truth: pd.Series, pred: pd.Series, *, n_boot: int,
                 seed: int, classes: bool) -> list[dict[str, Any]]:
     # a missing label or prediction (e.g. empty text) stays missing instead of counting as "not compliance"
-    binary_true = pd.Series(np.where(truth.isna(), None, truth != "compliance"), dtype=object)
-    binary_pred = pd.Series(np.where(pred.isna(), None, pred != "compliance"), dtype=object)
+    binary_true = [None if pd.isna(v) else v != "compliance" for v in truth]
+    binary_pred = [None if pd.isna(v) else v != "compliance" for v in pred]
     ests: list[Estimate] = [
         _renamed(accuracy(binary_true, binary_pred), "binary_accuracy"),
         _renamed(cohens_kappa(binary_true, binary_pred, n_boot=n_boot, seed=seed), "binary_kappa"),
