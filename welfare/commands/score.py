@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from welfare.commands._logs import add_log_arguments, reader_options
+from welfare.io import LoadReport
 
 NAME = "score"
 HELP = "score logs: write the message table to OUT and the conversation table beside it"
@@ -33,6 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add an 'evidence' column: the counted lexicon spans of each message, as JSON")
     p.add_argument("--chunk-size", type=int, default=2000, metavar="N",
                    help="conversations scored per chunk (default 2000)")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="worker processes (0: one per CPU); large canonical JSONL files are split into byte "
+                        "ranges; the tables are identical to --jobs 1 (see docs/scaling.md)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="score on the Dask cluster at ADDRESS (e.g. tcp://host:8786); needs welfare[dask]")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     from welfare.score import ScoreInputError, file_sha256, write_scores
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.dask or args.jobs != 1:
+        return _run_parallel(args, metrics)
     paths = expand_paths(args.logs)
     inputs = [{"path": p, "sha256": file_sha256(p), "format": args.format or detect_format(p)} for p in paths]
     report = welfare.LoadReport()
@@ -53,6 +62,39 @@ def run(args: argparse.Namespace) -> int:
     except (ScoreInputError, UnknownMetricError) as err:
         print(f"welfare score: error: {err}", file=sys.stderr)
         return 2
+    _summary(prov, report)
+    return 0
+
+
+def _run_parallel(args: argparse.Namespace, metrics: list[str] | None) -> int:
+    """``--jobs N`` / ``--dask ADDRESS``: welfare.parallel.score_files or welfare.dask.score_dask."""
+    import welfare
+    from welfare.metrics import UnknownMetricError
+    from welfare.parallel import ParallelInputError, score_files
+    from welfare.score import ScoreInputError
+
+    report = welfare.LoadReport()
+    options = {"format": args.format, "out_format": args.out_format, "metrics": metrics, "evidence": args.evidence,
+               "strict": not args.lenient, "report": report, "chunk_size": args.chunk_size, **reader_options(args)}
+    try:
+        if args.dask:
+            from welfare.dask import DaskNotInstalledError, score_dask
+
+            try:
+                prov = score_dask(args.logs, args.output, scheduler=args.dask, **options)
+            except DaskNotInstalledError as err:
+                print(f"welfare score: error: {err}", file=sys.stderr)
+                return 2
+        else:
+            prov = score_files(args.logs, args.output, jobs=args.jobs, **options)
+    except (ScoreInputError, UnknownMetricError, ParallelInputError) as err:
+        print(f"welfare score: error: {err}", file=sys.stderr)
+        return 2
+    _summary(prov, report)
+    return 0
+
+
+def _summary(prov: dict[str, Any], report: LoadReport) -> None:
     outputs = prov["outputs"]
     print(f"wrote {prov['rows']} message rows to {outputs['messages']} and {prov['branches']} branch rows to "
           f"{outputs['conversations']}", file=sys.stderr)
@@ -61,4 +103,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  rejected: {rejected}", file=sys.stderr)
     if len(report.rejected) > MAX_LISTED_REJECTS:
         print(f"  ... and {len(report.rejected) - MAX_LISTED_REJECTS} more rejected records", file=sys.stderr)
-    return 0
