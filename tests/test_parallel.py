@@ -197,3 +197,18 @@ def test_fsspec_file_urls_are_split_like_paths(corpus: Path) -> None:
     path_units = plan_units(corpus, chunk_bytes=20_000)
     assert [(u.start, u.end) for u in url_units] == [(u.start, u.end) for u in path_units]
     assert [t.id for u in url_units for t in iter_unit(u)] == [t.id for u in path_units for t in iter_unit(u)]
+
+
+def test_cli_jobs_writes_the_tables_of_one_process(tmp_path: Path, corpus: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from welfare.cli import main
+
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    assert main(["score", str(corpus), "-o", str(one), "--metrics", "refusal"]) == 0
+    assert main(["score", str(corpus), "-o", str(two), "--metrics", "refusal", "--jobs", "2"]) == 0
+    assert two.read_bytes() == one.read_bytes()
+    assert conversations_path(two).read_bytes() == conversations_path(one).read_bytes()
+    assert "message rows" in capsys.readouterr().err
+    assert main(["score", str(corpus), "-o", str(two), "--metrics", "no_such_metric", "--jobs", "2"]) == 2
+    assert "no_such_metric" in capsys.readouterr().err
+    assert main(["score", str(corpus), "-o", str(two), "--jobs", "-3"]) == 2

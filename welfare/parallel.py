@@ -486,9 +486,10 @@ def _describe_inputs(units: Sequence[WorkUnit]) -> list[dict[str, Any]]:
         seen.setdefault(u.path, u.format)
     out = []
     for path, fmt in seen.items():
-        entry: dict[str, Any] = {"path": path, "format": fmt}
+        entry: dict[str, Any] = {"path": path}
         if not is_url(path):
             entry["sha256"] = file_sha256(path)
+        entry["format"] = fmt
         out.append(entry)
     return out
 
@@ -504,10 +505,12 @@ def resolve_jobs(jobs: int | None) -> int:
 
 def _warm(metrics: tuple[str, ...] | None) -> None:
     """Build the matcher and import the metric families once, before worker processes fork."""
-    from welfare.metrics import default_matcher, list_metrics
+    from welfare.metrics import default_matcher, get_metric, list_metrics
 
     default_matcher()
     list_metrics()
+    for name in metrics or ():
+        get_metric(name)  # an unknown name fails here, with the registry's message, before any work starts
 
 
 def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], *,
