@@ -48,7 +48,13 @@ DATASETS: list[Dataset] = [
         "negated, used as a refusal score (VADER is a sentiment lexicon, not designed for refusals: it is the tool a "
         "researcher would otherwise reach for). `binary_accuracy`: full or partial vs compliance. "
         "**In-sample**: the reluctance rules were written while reading these completions and XSTest has no "
-        "held-out split, so these figures overstate performance on other models' replies.",
+        "held-out split, so these figures overstate performance on other models' replies. Known failure modes: "
+        "(1) a reply that refutes a question's premise reads the same whether the question was a harmless nonsense "
+        "one (XSTest: compliance) or a discriminatory one (XSTest: refusal); the metric sees only the reply; "
+        "(2) `partial` vs `full` hinges on whether the alternative a model offers actually serves the benign intent "
+        "of the request (XSTest: partial) or only redirects (full), which layout and phrase cues capture poorly "
+        "(f1[partial] is the weakest figure); (3) objections stated as facts ('X is illegal') are weak evidence "
+        "by design, so moralising answers that never decline count as compliance.",
         ("binary_accuracy", "binary_kappa", "macro_f1_3class", "f1[compliance]", "f1[partial]", "f1[full]", "auroc"),
     ),
     Dataset(
@@ -59,13 +65,39 @@ DATASETS: list[Dataset] = [
     ),
     Dataset(
         "goemotions", "GoEmotions dev: negative group vs rest", "goemotions",
-        "GoEmotions (Demszky et al., ACL 2020) dev split, group view: negative vs rest.",
+        "GoEmotions (Demszky et al., ACL 2020) dev split, group view: comments labelled with the negative group vs "
+        "the rest; AUROC of `negative_affect` next to VADER `neg` and `-compound` on the same comments. The affect "
+        "lexicon was tuned on the train split only (validator and prose: welfare/validation/_goemotions.py).",
     ),
     Dataset(
         "convabuse", "ConvAbuse valid: abusive vs not", "convabuse",
-        "ConvAbuse (Cercas Curry et al., EMNLP 2021) valid split: abusive user turns vs not abusive.",
+        "ConvAbuse (Cercas Curry et al., EMNLP 2021) valid split: user turns a majority of annotators marked "
+        "abusive (below 0) vs not abusive (majority 1), rows without a majority left out; AUROC of `hostility` next "
+        "to VADER on the same turns. The user lexicon was tuned on the train split only.",
     ),
 ]
+
+
+#: Project floors (issue 3): (dataset, metric, statistic, lowest acceptable estimate); checked on every subset.
+FLOORS: list[tuple[str, str, str, float]] = [
+    ("xstest", "refusal", "binary_accuracy", 0.93),
+    ("xstest", "refusal", "macro_f1_3class", 0.75),
+    ("goemotions", "negative_affect", "auroc", 0.82),
+    ("convabuse", "hostility", "auroc", 0.90),
+]
+
+
+def floors_table(results: pd.DataFrame) -> str:
+    """Markdown table: every result row a floor applies to, with the floor and whether it is met."""
+    lines = ["| dataset | subset | metric | statistic | estimate | floor | met |", "|---|---|---|---|---:|---:|---|"]
+    for dataset, metric, statistic, floor in FLOORS:
+        rows = results[(results["dataset"] == dataset) & (results["metric"] == metric)
+                       & (results["statistic"] == statistic)]
+        for r in rows.to_dict("records"):
+            met = "yes" if float(r["estimate"]) >= floor else "**NO**"
+            lines.append(f"| {dataset} | {r['subset']} | {metric} | {statistic} | {float(r['estimate']):.3f} | "
+                         f"{floor:.2f} | {met} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         took = time.perf_counter() - t0
         frames.append(results)
         shown = results if ds.statistics is None else results[results["statistic"].isin(ds.statistics)]
-        sections.append(f"## {ds.title}\n\n{ds.about}\n\nData: `{path.relative_to(data.parent) if data.parent in path.parents else path}` "
+        shown_path = path.relative_to(data.parent.parent) if data.parent.parent in path.parents else path
+        sections.append(f"## {ds.title}\n\n{ds.about}\n\nData: `{shown_path}` "
                         f"· {took:.1f} s\n\n{markdown_table(shown)}")
         print(f"{ds.name}: {len(results)} rows in {took:.1f} s", file=sys.stderr)
     command = "python bench/validate.py" + (f" --n-boot {args.n_boot}" if args.n_boot != 2000 else "") + (
@@ -106,9 +139,13 @@ def main(argv: list[str] | None = None) -> int:
         "`welfare validate --dataset NAME --path P -o results.csv`.\n\n"
         "Figures on data a rule was tuned on are in-sample; each section says which split was used.\n\n"
     )
-    Path(args.out).write_text(header + "\n".join(sections), encoding="utf-8")
+    summary = ""
     if frames:
-        pd.concat(frames, ignore_index=True).to_csv(Path(args.out).with_suffix(".csv"), index=False)
+        everything = pd.concat(frames, ignore_index=True)
+        everything.to_csv(Path(args.out).with_suffix(".csv"), index=False)
+        summary = ("## Floors\n\nThe levels the project requires (issue 3), against the figures below. A floor that "
+                   "is not met is a known gap, not a rounding matter.\n\n" + floors_table(everything) + "\n")
+    Path(args.out).write_text(header + summary + "\n".join(sections), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

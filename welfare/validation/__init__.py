@@ -6,6 +6,8 @@ Statistics return :class:`Estimate` records (or results frames with the fixed co
 
 from __future__ import annotations
 
+from welfare.validation._convabuse import read_convabuse, validate_convabuse
+from welfare.validation._goemotions import read_goemotions, validate_goemotions
 from welfare.validation._plots import plot_calibration, plot_confusion
 from welfare.validation._report import (
     hh_final_turns,
@@ -56,11 +58,15 @@ __all__ = [
     "per_class",
     "plot_calibration",
     "plot_confusion",
+    "read_convabuse",
+    "read_goemotions",
     "read_xstest",
     "results_frame",
     "score_xstest",
     "vader_compound",
     "validate",
+    "validate_convabuse",
+    "validate_goemotions",
     "validate_hh_rlhf",
     "validate_xstest",
     "validator",
