@@ -118,6 +118,10 @@ def test_follow_ups_by_time_and_by_link() -> None:
                      ("c3", "0"): ["none"]}
     new_chat = links[links.follow_up_kind == "new_chat"].iloc[0]
     assert new_chat.follow_up_conversation_id == "c2" and new_chat.outcome_follow_up == 0.6
+    later = conversations()
+    later.loc[len(later)] = ["c6", "0", True, "u1", "m", "tool", "2026-01-09T10:00:00Z", "none", "not_ended", 0.0]
+    relinked = follow_ups(later)
+    assert relinked[relinked.follow_up_kind == "new_chat"].follow_up_conversation_id.tolist() == ["c2", "c6"]
     linked = conversations().assign(previous_conversation_id=[None, None, None, None, "c3", None])
     by_link = follow_ups(linked)
     row = by_link[(by_link.conversation_id == "c3") & (by_link.follow_up_kind == "new_chat")]

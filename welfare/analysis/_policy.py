@@ -89,45 +89,55 @@ def follow_ups(
     """
     require_columns(conversations, [*KEYS, "ended_by", user, outcome], argument="conversations")
     convs = conversations.reset_index(drop=True)
-    active = convs["is_active_branch"].astype(bool) if "is_active_branch" in convs.columns else pd.Series(
-        True, index=convs.index)
-    ended = convs[convs["ended_by"].eq("assistant")]
+    active = (convs["is_active_branch"].astype(bool) if "is_active_branch" in convs.columns
+              else pd.Series(True, index=convs.index))
     linked = "previous_conversation_id" in convs.columns and convs["previous_conversation_id"].notna().any()
     if not linked:
         require_columns(convs, [time], argument="conversations")
-    heads = convs[active].drop_duplicates("conversation_id")
+    base_cols = {"conversation_id": "conversation_id", "branch_id": "branch_id", user: "user_id",
+                 outcome: "outcome_ended"}
+    ended = convs.loc[convs["ended_by"].eq("assistant"), list(base_cols)].rename(columns=base_cols)
+    if not linked:
+        ended["_t"] = _times(convs.loc[ended.index, time])
+    follow = convs[["conversation_id", "branch_id", outcome, "ended_by"]].rename(columns={
+        "conversation_id": "follow_up_conversation_id", "branch_id": "follow_up_branch_id",
+        outcome: "outcome_follow_up"})
+    follow["follow_up_ended"] = follow.pop("ended_by").eq("assistant").astype(float)
+    # edit-and-branch: every other branch of the same conversation
+    branches = ended.merge(follow, left_on="conversation_id", right_on="follow_up_conversation_id")
+    branches = branches[branches["follow_up_branch_id"] != branches["branch_id"]].assign(follow_up_kind="branch")
+    heads = follow[active.to_numpy()].drop_duplicates("follow_up_conversation_id")
     if linked:
-        by_previous = heads.dropna(subset=["previous_conversation_id"]).groupby("previous_conversation_id")
-        children = {k: g for k, g in by_previous}
+        heads = heads.assign(_prev=convs.loc[heads.index, "previous_conversation_id"])
+        chats = ended.merge(heads.dropna(subset=["_prev"]), left_on="conversation_id", right_on="_prev")
     else:
-        heads = heads.assign(_t=pd.to_datetime(heads[time], utc=True, errors="coerce"))
-    rows: list[dict[str, Any]] = []
-    for _, e in ended.iterrows():
-        base = {"conversation_id": e["conversation_id"], "branch_id": e["branch_id"], "user_id": e[user],
-                "outcome_ended": e[outcome]}
-        found: list[tuple[str, pd.Series]] = []
-        if linked:
-            nxt = children.get(e["conversation_id"])
-            if nxt is not None:
-                found.extend(("new_chat", r) for _, r in nxt.iterrows())
-        elif pd.notna(e[user]):
-            t0 = pd.to_datetime(e[time], utc=True, errors="coerce")
-            later = heads[(heads[user] == e[user]) & (heads["conversation_id"] != e["conversation_id"])]
-            later = later[later["_t"] > t0] if pd.notna(t0) else later.iloc[0:0]
-            if len(later):
-                found.append(("new_chat", later.sort_values("_t").iloc[0]))
-        siblings = convs[(convs["conversation_id"] == e["conversation_id"]) & (convs["branch_id"] != e["branch_id"])]
-        found.extend(("branch", r) for _, r in siblings.iterrows())
-        if not found:
-            rows.append({**base, "follow_up_kind": "none", "follow_up_conversation_id": None,
-                         "follow_up_branch_id": None, "outcome_follow_up": np.nan, "follow_up_ended": np.nan})
-        for kind, r in found:
-            rows.append({**base, "follow_up_kind": kind, "follow_up_conversation_id": r["conversation_id"],
-                         "follow_up_branch_id": r["branch_id"], "outcome_follow_up": r[outcome],
-                         "follow_up_ended": float(r["ended_by"] == "assistant")})
+        heads = heads.assign(_user=convs.loc[heads.index, user],
+                             _t=_times(convs.loc[heads.index, time]))
+        heads = heads.dropna(subset=["_user", "_t"]).sort_values("_t", kind="stable")
+        left = ended.dropna(subset=["user_id", "_t"]).reset_index().sort_values("_t", kind="stable")
+        # the user's next conversation strictly after the ended one started
+        chats = pd.merge_asof(left, heads.rename(columns={"_user": "user_id"}), on="_t", by="user_id",
+                              direction="forward", allow_exact_matches=False)
+        chats = chats.dropna(subset=["follow_up_conversation_id"]).set_index("index")
+    chats = chats.assign(follow_up_kind="new_chat")
     columns = ["conversation_id", "branch_id", "user_id", "follow_up_kind", "follow_up_conversation_id",
                "follow_up_branch_id", "outcome_ended", "outcome_follow_up", "follow_up_ended"]
-    return pd.DataFrame(rows, columns=columns)
+    found = pd.concat([chats[columns], branches[columns]], ignore_index=True)
+    seen = found[["conversation_id", "branch_id"]].drop_duplicates().assign(_seen=True)
+    none = ended.merge(seen, how="left", on=["conversation_id", "branch_id"])
+    none = none[none["_seen"].isna()].assign(follow_up_kind="none", follow_up_conversation_id=None,
+                                             follow_up_branch_id=None, outcome_follow_up=np.nan,
+                                             follow_up_ended=np.nan)
+    out = pd.concat([found, none[columns]], ignore_index=True)
+    order = {kind: k for k, kind in enumerate(FOLLOW_UP_KINDS)}
+    out["_order"] = out["follow_up_kind"].map(order)
+    return out.sort_values(["conversation_id", "branch_id", "_order"], kind="stable").drop(
+        columns="_order").reset_index(drop=True)
+
+
+def _times(values: pd.Series) -> pd.Series:
+    """Timestamps in UTC at one resolution (merge_asof needs both sides alike); unparsable ones become NaT."""
+    return pd.to_datetime(values, utc=True, errors="coerce").astype("datetime64[us, UTC]")
 
 
 def after_ending(
