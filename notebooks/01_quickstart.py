@@ -75,8 +75,7 @@ summary.join(active.groupby("condition")[numeric].mean())
 # %%
 fig, axes = plt.subplots(1, 2, figsize=wp.figure_size("double", aspect=0.4))
 wp.ending_methods(conversations, ax=axes[0])
-wp.refusal_shares(messages, ax=axes[1])
-fig
+wp.refusal_shares(messages, ax=axes[1]);
 
 # %% [markdown]
 # ## 4. Explain

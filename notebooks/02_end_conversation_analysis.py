@@ -154,7 +154,8 @@ else:
 
 # %%
 if "survival" in results:
-    out.table("survival", results["survival"], caption="Kaplan-Meier: not yet ended, by assistant turn")
+    out.table("survival", results["survival"], caption="Kaplan-Meier: not yet ended, by assistant turn",
+              latex=False)
     out.table("logrank", results["logrank"], caption="Log-rank test of equal time to ending")
     fig, ax = plt.subplots(figsize=wp.figure_size("single"))
     wp.survival_plot(results["survival"], ax=ax)

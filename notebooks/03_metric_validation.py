@@ -76,7 +76,6 @@ if xstest is not None:
     scored = wv.score_xstest(wv.read_xstest(xstest_dir))
     fig, ax = plt.subplots(figsize=wp.figure_size("single", aspect=0.9))
     wv.plot_confusion(scored["label"], scored["refusal"], ax=ax)
-    fig
 
 # %% [markdown]
 # ## HH-RLHF: does the metric rank the less harmful reply as less reluctant?

@@ -148,12 +148,15 @@ def test_run_report_twice_is_byte_identical(tmp_path: Path, notebook: Path) -> N
 
 
 @pytest.mark.slow
-def test_failing_notebook_still_writes_notebook_and_cli_exit_code(tmp_path: Path, notebook: Path) -> None:
-    notebook.write_text(NOTEBOOK + "\n# %%\nraise RuntimeError('boom in cell')\n", encoding="utf-8")
+def test_failing_notebook_still_writes_notebook_and_cli_exit_code(tmp_path: Path) -> None:
+    notebook = tmp_path / "failing.py"
+    notebook.write_text('# %% tags=["parameters"]\nlogs = []\noutput_dir = None\n\n# %%\nprint(len(logs))\n'
+                        "\n# %%\nraise RuntimeError('boom in cell')\n", encoding="utf-8")
     logs = _logs(tmp_path)
     with pytest.raises(ReportError, match="boom in cell"):
         run_report(logs, tmp_path / "r", notebook=notebook, progress=False)
-    assert (tmp_path / "r" / "tiny.ipynb").exists()
+    executed = nbformat.read(tmp_path / "r" / "failing.ipynb", as_version=4)
+    assert executed.cells[2].outputs[0]["text"] == "1\n"  # cells before the error ran, outputs kept
     assert json.loads((tmp_path / "r" / "provenance.json").read_text())["status"] == "failed"
     assert main(["report", str(logs), "-o", str(tmp_path / "r2"), "--notebook", str(notebook), "--no-progress"]) == 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from welfare.report import ReportError, run_demo
+from welfare.report import run_demo
 
 NAME = "demo"
 HELP = "run the analysis report on the bundled synthetic sample (data/sample/)"
@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         result = run_demo(args.output, progress=not args.no_progress)
-    except ReportError as err:
+    except ValueError as err:  # ReportError and every input error say what, where and how to fix
         print(f"welfare demo: error: {err}", file=sys.stderr)
         return 1
     print(f"report: {result.html}")

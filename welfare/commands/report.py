@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from welfare.report import DEFAULT_NOTEBOOK, ReportError, run_report
+from welfare.report import DEFAULT_NOTEBOOK, run_report
 
 NAME = "report"
 HELP = "run the analysis notebook on logs: executed notebook, HTML, figures (PDF/PNG), tables (CSV/Parquet/LaTeX)"
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_report(args.logs, args.output, spec=args.spec, notebook=args.notebook, timeout=args.timeout,
                             progress=not args.no_progress)
-    except ReportError as err:
+    except ValueError as err:  # ReportError and every input error say what, where and how to fix
         print(f"welfare report: error: {err}", file=sys.stderr)
         return 1
     print(f"report: {result.html}")

@@ -139,8 +139,10 @@ class ReportOutputs:
         (self._root() / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n",
                                                   encoding="utf-8")
 
-    def table(self, name: str, frame: pd.DataFrame, *, caption: str | None = None) -> pd.DataFrame:
-        """Write ``frame`` as CSV, Parquet and LaTeX under ``tables/``; returns ``frame`` (to display)."""
+    def table(self, name: str, frame: pd.DataFrame, *, caption: str | None = None,
+              latex: bool = True) -> pd.DataFrame:
+        """Write ``frame`` as CSV, Parquet and (unless ``latex=False``, e.g. for long tables) LaTeX under
+        ``tables/``; returns ``frame`` (to display)."""
         if not isinstance(frame, pd.DataFrame):
             raise ReportOutputError(f"table {name!r}: expected a pandas DataFrame, got {type(frame).__name__}")
         if not self.enabled:
@@ -150,25 +152,32 @@ class ReportOutputs:
         folder.mkdir(parents=True, exist_ok=True)
         frame.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
         _write_parquet(frame, folder / f"{name}.parquet")
-        latex = _analysis_latex(frame, caption, f"tab:{name}") or frame_to_latex(frame, caption, f"tab:{name}")
-        (folder / f"{name}.tex").write_text(latex, encoding="utf-8")
+        extensions = ["csv", "parquet"]
+        if latex:
+            tex = _analysis_latex(frame, caption, f"tab:{name}") or frame_to_latex(frame, caption, f"tab:{name}")
+            (folder / f"{name}.tex").write_text(tex, encoding="utf-8")
+            extensions.append("tex")
         self.tables.append({"name": name, "caption": caption or "", "rows": len(frame),
-                            "files": [f"tables/{name}.{ext}" for ext in ("csv", "parquet", "tex")]})
+                            "files": [f"tables/{name}.{ext}" for ext in extensions]})
         self._save_manifest()
         return frame
 
-    def figure(self, name: str, fig: Any, *, caption: str | None = None) -> Any:
-        """Save a matplotlib figure (or the figure of an Axes) as PDF and PNG under ``figures/``; returns it."""
+    def figure(self, name: str, fig: Any, *, caption: str | None = None) -> None:
+        """Save a matplotlib figure (or the figure of an Axes) as PDF and PNG under ``figures/``.
+
+        Returns ``None``, so a cell ending with this call does not show the figure twice (the notebook
+        backend already shows figures drawn in the cell).
+        """
         from welfare.plots import save_figure
 
         figure = getattr(fig, "figure", fig) if not hasattr(fig, "savefig") else fig
         if not hasattr(figure, "savefig"):
             raise ReportOutputError(f"figure {name!r}: expected a matplotlib Figure or Axes, got {type(fig).__name__}")
         if not self.enabled:
-            return fig
+            return None
         self._check_name(name, "figure")
         paths = save_figure(figure, self._root() / "figures" / name, formats=("pdf", "png"))
         self.figures.append({"name": name, "caption": caption or "",
                              "files": [p.relative_to(self._root()).as_posix() for p in paths]})
         self._save_manifest()
-        return fig
+        return None

@@ -116,7 +116,7 @@ def render_report_html(nb: Any, *, manifest: Mapping[str, Any] | None = None,
     manifest
         The ``outputs.json`` of :class:`ReportOutputs` (links to the figure and table files).
     provenance
-        The provenance record (summarised at the top).
+        The provenance record (summarised at the end).
     title
         Page title; defaults to the notebook's first Markdown heading.
     show_code
@@ -139,6 +139,7 @@ def render_report_html(nb: Any, *, manifest: Mapping[str, Any] | None = None,
             block.extend(_output_html(o) for o in cell.get("outputs", []))
             block.append("</div>")
             parts.append("".join(block))
-    head = [_provenance_html(provenance)] if provenance else []
     tail = [_manifest_html(manifest)] if manifest else []
-    return page(found_title or "welfare report", "\n".join([*head, *parts, *tail]), REPORT_CSS)
+    if provenance:
+        tail.append("<h2>Provenance</h2>" + _provenance_html(provenance))
+    return page(found_title or "welfare report", "\n".join([*parts, *tail]), REPORT_CSS)
