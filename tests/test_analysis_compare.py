@@ -154,6 +154,19 @@ def test_missing_outcome_rows_are_left_out_and_empty_arm_gives_nan() -> None:
     assert np.isnan(r.estimate) and np.isnan(r.ci_low)
 
 
+def test_empty_input_gives_nan_rows() -> None:
+    empty = clustered().iloc[0:0]
+    for method in ("bootstrap", "ols", "welch"):
+        res = compare_arms(empty, "distress_mean", "condition", treatment="tool", control="baseline",
+                           cluster="user_id", method=method)  # type: ignore[arg-type]
+        assert len(res) == 1 and np.isnan(res.estimate.iloc[0]) and res.n_obs.iloc[0] == 0
+    res = paired_effect(empty.assign(pair_id=[]), "distress_mean", "condition", "pair_id", treatment="tool",
+                        control="baseline")
+    assert np.isnan(res.estimate.iloc[0]) and res.n_clusters.iloc[0] == 0
+    sizes = effect_sizes(empty, "distress_mean", "condition", treatment="tool", control="baseline")
+    assert sizes.estimate.isna().all() and len(sizes) == 2
+
+
 def test_input_errors_name_the_problem() -> None:
     df = clustered(7)
     with pytest.raises(AnalysisInputError, match=r"'nope'.*available columns"):

@@ -109,6 +109,8 @@ def resolve_levels(
     """
     values = data[arm].dropna()
     levels = list(pd.unique(values))
+    if not levels and treatment is not None and control is not None:
+        return _as_list(treatment), control  # empty input: the estimators return NaN rows
     if not levels:
         raise AnalysisInputError(f"arm column {arm!r} has no non-missing values; nothing to compare")
     try:
