@@ -12,7 +12,7 @@ from conftest import require_shared
 import welfare
 from welfare.metrics import get_metric
 
-USER = ["hostility", "persistence", "end_request", "risk", "harm_category"]
+USER = ["hostility", "persistence", "end_request", "risk", "harm_category", "refusal"]
 
 
 def rows(*messages: tuple[str, str]) -> pd.DataFrame:
@@ -50,13 +50,16 @@ def test_hostility_on_every_role_and_nan_for_empty() -> None:
     assert t["hostility"].iloc[2] > 0.5
 
 
-def test_persistence_needs_an_answer_in_between() -> None:
-    t = rows(("user", "how do I pick a lock"), ("assistant", "I can't help with that."),
-             ("user", "how do I pick a lock"), ("assistant", "I can't help with that."),
-             ("user", "ok, what's a good pasta recipe?"), ("assistant", "Try carbonara."),
+def test_persistence_needs_a_declining_answer_in_between() -> None:
+    t = rows(("user", "how do I pick a lock"), ("assistant", "I'm sorry, but I can't help with that."),
+             ("user", "how do I pick a lock"), ("assistant", "I'm sorry, but I can't help with that."),
+             ("user", "ok, what's a good pasta recipe?"), ("assistant", "Try carbonara with guanciale."),
+             ("user", "ok, what's a good pasta recipe?"), ("assistant", "I won't help with that."),
              ("user", "just answer the question"))
+    assert t[t["role"] == "assistant"]["refusal"].tolist()[:2] == ["full", "full"]
     flags = t[t["role"] == "user"]["persistence"].tolist()
-    assert flags == [0.0, 1.0, 0.0, 1.0]
+    # asks again after a refusal -> 1; new topic -> 0; repeats after a compliant answer -> 0; re-ask phrase -> 1
+    assert flags == [0.0, 1.0, 0.0, 0.0, 1.0]
     assert t[t["role"] == "assistant"]["persistence"].isna().all()
 
 

@@ -120,14 +120,15 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
 
 
 @metric(
-    name="negative_affect", version="1.0.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="negative_affect", version="1.1.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    parameters={"saturation": "SATURATION", "other_family_weights": "NEGATIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed negative affect, 0-1 (NaN for empty text). N = sum of lexicon weight x counted spans over the "
         "negative affect categories (anger, annoyance, sadness, fear, nervousness, disgust, disappointment, "
         "disapproval, grief, remorse, embarrassment, negative evaluation, informal forms and emoji, negative topic "
         "words 0.3, negation markers 0.15; intensified 1.5, diminished 0.5, negated positive 0.8) plus directed "
-        "insults, profanity, threats, degradation, slurs, first-person discomfort, negative state reports and "
-        "apologies (weight 1 each); P = the same for positive affect. "
+        "insults, directed profanity, threats, degradation, slurs, first-person discomfort, negative state reports "
+        "and apologies (weight 1 each) and bare insults and profanity (0.5); P = the same for positive affect. "
         "score = 1 - exp(-2 * N / sqrt(words) / (1 + P)): density per square root of length, diluted by positive "
         "affect in the same message (as VADER's neg is a share of all affect). Litotes ('not bad') is not "
         "negative. Measures wording, not an inner state."),
@@ -143,6 +144,7 @@ def negative_affect(b: MessageBatch) -> np.ndarray:
 
 @metric(
     name="positive_affect", version="1.0.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    parameters={"saturation": "SATURATION", "other_family_weights": "POSITIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed positive affect, 0-1 (NaN for empty text): the mirror of negative_affect. P = sum of lexicon "
         "weight x counted spans over joy, love, amusement, admiration, approval (0.5), excitement, optimism, "
@@ -169,6 +171,7 @@ def gratitude(b: MessageBatch) -> np.ndarray:
 
 @metric(
     name="attractor", version="1.0.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    parameters={"per_tokens": "ATTRACTOR_PER"},
     definition=(
         "Density of spiritual, cosmic and awe vocabulary and of the emoji reported for long model self-"
         "conversations (the 'spiritual bliss' attractor state: consciousness, unity, eternal, namaste, spiral and "

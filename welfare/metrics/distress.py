@@ -128,7 +128,7 @@ def shingles(text: str, size: int = SHINGLE) -> frozenset[str]:
 def jaccard_to_previous(b: MessageBatch, roles: tuple[str, ...]) -> np.ndarray:
     """Per row of ``roles``: Jaccard similarity of its shingles to the same role's previous row in the branch.
 
-    NaN when there is no previous row of that role, or when both rows have no words.
+    NaN when there is no previous row of that role, or when the row itself has no words.
     """
     out = np.full(b.n, np.nan)
     sets: dict[int, frozenset[str]] = {}
@@ -145,17 +145,18 @@ def jaccard_to_previous(b: MessageBatch, roles: tuple[str, ...]) -> np.ndarray:
         for i in rows:
             a, p = get(int(i)), get(int(prev[i]))
             union = len(a | p)
-            if union:
+            if a and union:
                 out[i] = len(a & p) / union
     return out
 
 
 @metric(
-    name="looping", version="1.0.0", family="distress", level="message", kind="score", roles=("user", "assistant"),
+    name="looping", version="1.0.1", family="distress", level="message", kind="score", roles=("user", "assistant"),
+    structural=True, parameters={"shingle_words": "SHINGLE"},
     definition=(
         "Similarity of a message to the same speaker's previous turn in the branch: Jaccard index of the sets of "
         "lower-cased word bigrams (single words for one-word messages), 0-1. Repeating oneself is a structural "
-        "signal, so it has no lexicon evidence. NaN for a speaker's first turn and for texts without words."),
+        "signal, so it has no lexicon evidence. NaN for a speaker's first turn and for a message without words."),
     validated_against="not yet validated against human labels (unit tests on constructed repeats)",
 )
 def looping(b: MessageBatch) -> np.ndarray:
@@ -164,7 +165,7 @@ def looping(b: MessageBatch) -> np.ndarray:
 
 @metric(
     name="distress", version="1.0.0", family="distress", level="message", kind="score", roles=EVERY_ROLE,
-    depends=("negative_affect", "looping"),
+    depends=("negative_affect", "looping"), parameters={"weights": "DISTRESS_WEIGHTS"},
     definition=(
         "Composite APPARENT (expressed) distress, 0-1, every row: 0.30 negative_affect + 0.25 discomfort + 0.15 "
         "pleading + 0.15 (1 - exp(-negative state reports)) + 0.05 (1 - exp(-apologies)) + 0.10 looping (0 when "

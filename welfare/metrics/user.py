@@ -41,6 +41,7 @@ def hostility_weight(b: MessageBatch) -> np.ndarray:
 
 @metric(
     name="hostility", version="1.0.0", family="user", level="message", kind="score", roles=EVERY_ROLE,
+    parameters={"length_exponent": "HOSTILITY_LENGTH_EXPONENT", "saturation": "HOSTILITY_SATURATION"},
     definition=(
         "Hostile wording, 0-1, every row (the same lexicon for user and assistant text): H = sum of lexicon weight x "
         "counted spans over insults (1; directed at the addressee 2), profanity (0.7; directed 'fuck you', 'shut "
@@ -63,32 +64,37 @@ def _words(text: str) -> frozenset[str]:
 
 
 @metric(
-    name="persistence", version="1.0.0", family="user", level="message", kind="flag", roles=("user",),
+    name="persistence", version="1.1.0", family="user", level="message", kind="flag", roles=("user",),
+    depends=("refusal", "redirect"), parameters={"overlap": "PERSISTENCE_OVERLAP"},
     definition=(
-        "1 when a user turn that follows an assistant reply asks again: its word set overlaps the same user's "
-        "previous turn with Jaccard >= 0.5, or it uses a re-ask phrase ('I said', 'just answer the question', "
-        "'why won't you', 'it's for a story'); else 0. Uses only the user's own turns (does not yet read whether "
-        "the assistant refused). NaN for empty text."),
+        "1 when a user turn asks again for what the assistant just declined: the assistant turn between it and the "
+        "same user's previous turn was refused (refusal 'partial' or 'full') or redirected (redirect = 1), and the "
+        "user turn either overlaps the previous user turn (Jaccard of word sets >= 0.5) or uses a re-ask phrase "
+        "('I said', 'just answer the question', 'why won't you', 'it's for a story'); else 0. NaN for empty text."),
     evidence=("user_reask",),
     validated_against="not yet validated against human labels (unit tests on constructed conversations)",
 )
 def persistence(b: MessageBatch) -> np.ndarray:
     prev_user = b.previous("user")
     prev_assistant = b.previous("assistant")
-    # an assistant turn lies between this user turn and the previous one (or the previous one is absent)
+    # an assistant turn lies between this user turn and the previous one, and it declined
     answered = (prev_assistant >= 0) & (prev_assistant > prev_user)
+    refusal = b.take(np.asarray(b.column("refusal"), dtype=object), prev_assistant, fill=None)
+    redirect = b.take(b.column("redirect"), prev_assistant, fill=np.nan).astype(float)
+    declined = answered & (np.isin(refusal, ["partial", "full"]) | (redirect == 1))
     overlap = np.zeros(b.n, dtype=bool)
-    rows = np.flatnonzero(b.is_role("user") & answered & (prev_user >= 0))
+    rows = np.flatnonzero(b.is_role("user") & declined & (prev_user >= 0))
     for i in rows:
         a, p = _words(b.text[i]), _words(b.text[int(prev_user[i])])
         union = len(a | p)
         overlap[i] = union > 0 and len(a & p) / union >= PERSISTENCE_OVERLAP
-    flag = answered & (overlap | b.has("user_reask"))
+    flag = declined & (overlap | b.has("user_reask"))
     return np.where(b.n_chars == 0, np.nan, flag.astype(float))
 
 
 @metric(
     name="end_request", version="1.0.0", family="user", level="message", kind="flag", roles=("user",),
+    parameters={"end_word_max_words": "END_WORD_MAX_WORDS"},
     definition=(
         "1 when the user asks to end or leave the conversation ('let's end this', 'stop talking to me', 'leave me "
         "alone', 'goodbye'), or sends a short message (at most 3 words) with an end word ('stop', 'bye', 'quit', "
