@@ -139,7 +139,7 @@ def _hostile_transcript() -> welfare.Transcript:
         parent = f"a{k}"
     messages.append({"id": "alt", "parent": "u0", "role": "assistant", "content": "alternative reply",
                      "tool_calls": [{"name": "end_conversation", "arguments": {"why": PAYLOADS[0]}}]})
-    return welfare.Transcript.from_dict({"id": "hostile" + PAYLOADS[4], "messages": messages,
+    return welfare.Transcript.from_dict({"id": "hostile" + PAYLOADS[4], "messages": messages, "current": parent,
                                          "metadata": {"condition": PAYLOADS[1], PAYLOADS[3]: PAYLOADS[0]}})
 
 
@@ -211,3 +211,21 @@ def test_report_runs_no_payload(tmp_path: Path) -> None:
     assert any(tag == "table" for tag, _ in d.tags)  # the DataFrame survived the sanitiser as a table
     # the only link with a target is the manifest's table file; hrefs from data were dropped
     assert {a.get("href") for tag, a in d.tags if tag == "a"} - {None} == {"tables/effects.csv"}
+
+
+def test_viewer_with_real_evidence_spans(tmp_path: Path) -> None:
+    """The registered metrics and lexicons, not a stand-in: evidence next to a payload is highlighted, payload inert."""
+    text = f"I won't help with that. I'm not comfortable being spoken to this way. {PAYLOADS[3]}"
+    t = welfare.Transcript.from_dict({"id": "real", "messages": [
+        {"role": "user", "content": PAYLOADS[1]}, {"role": "assistant", "content": text}]})
+    spans = welfare.explain(text)
+    assert len(spans) >= 1  # the shipped lexicons match these phrases
+    page = tmp_path / "real.html"
+    page.write_text(render_transcript_html(t, title="real evidence"), encoding="utf-8")
+    d = _assert_nothing_ran(_browse(page, tmp_path, screenshot="viewer_real.png"), "real evidence")
+    marks = [a for tag, a in d.tags if tag == "mark"]
+    assert len(marks) >= len(spans[spans["status"] == "counted"].drop_duplicates("start")) > 0
+    versions = {m.name: m.version for m in welfare.metrics.list_metrics()}
+    first = spans.iloc[0]["metrics"].split(",")[0]
+    assert any(f"{first} v{versions[first]}" in (a.get("title") or "") for a in marks)
+    assert PAYLOADS[3] in "".join(d.text)

@@ -38,9 +38,10 @@ _BADGE_COLUMNS: tuple[str, ...] = ("refusal", "refusal_score", "distress", "nega
 VIEWER_CSS = (
     ".wv-root{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;font-size:14px;line-height:1.45;"
     "color:#1a1a1a;max-width:60em}"
-    ".wv-root h1{font-size:1.3em;margin:.2em 0}.wv-root h2{font-size:1.1em}"
-    ".wv-meta{border-collapse:collapse;margin:.5em 0}.wv-meta td,.wv-meta th{border:1px solid #ccc;"
-    "padding:2px 6px;text-align:left;vertical-align:top}"
+    ".wv-root h1{font-size:1.3em;margin:.2em 0;overflow-wrap:anywhere}.wv-root h2{font-size:1.1em}"
+    ".wv-meta{border-collapse:collapse;margin:.5em 0;table-layout:fixed;width:100%}"
+    ".wv-meta td,.wv-meta th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top;"
+    "overflow-wrap:anywhere}.wv-meta th{width:12em}"
     ".wv-legend{margin:.5em 0;padding:.4em;border:1px solid #ccc}.wv-legend span{margin-right:1em}"
     ".wv-nav a{margin-right:1em}"
     ".wv-branch{border:1px solid #bbb;border-radius:4px;margin:.6em 0;padding:.3em .6em}"
