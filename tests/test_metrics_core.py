@@ -292,3 +292,23 @@ def test_redirects_before_ending(fake_metrics: None) -> None:
 def test_user_hostility_peak(fake_metrics: None) -> None:
     assert row(conv("hello", "[hostile] hm", "you [hostile]", "ok"))["user_hostility_peak"] == 1.0
     assert row(conv("hello", "[hostile] hm"))["user_hostility_peak"] == 0.0
+
+
+def test_a_category_outside_the_declared_ones_is_an_error() -> None:
+    registry._discover()
+    saved = dict(registry._REGISTRY)
+    try:
+        registry.metric(name="x_bad_category", version="1.0.0", family="test", level="message", kind="category",
+                        categories=("a", "b"), definition="test")(lambda b: np.full(b.n, "c", dtype=object))
+        with pytest.raises(ValueError, match=r"returned 'c', which is not one of its categories \['a', 'b'\]"):
+            score([conv("hi", "hello")], metrics=["x_bad_category"])
+    finally:
+        registry._REGISTRY.clear()
+        registry._REGISTRY.update(saved)
+
+
+def test_count_words_joins_contractions() -> None:
+    from welfare.metrics._batch import count_words
+
+    texts = ["", "I can't help, you know.", "can\u2019t stop", "résumé 42 a_b", "'quoted' words", "  "]
+    assert count_words(texts).tolist() == [0, 5, 2, 3, 2, 0]

@@ -120,17 +120,16 @@ def _meta(t: Transcript, key: str) -> Any:
 
 def _blank(values: np.ndarray, keep: np.ndarray, info: MetricInfo) -> Any:
     if info.kind == "category":
-        allowed = set(info.categories)
-        cleaned: list[Any] = []
-        for v, k in zip(values, keep, strict=True):
-            if not k or v is None or v != v:  # NaN or blanked
-                cleaned.append(None)
-            elif v in allowed:
-                cleaned.append(v)
-            else:
-                raise ValueError(f"metric {info.name!r} returned {v!r}, which is not one of its categories "
-                                 f"{list(info.categories)}")
-        return pd.Categorical(cleaned, categories=list(info.categories))
+        vals = np.asarray(values, dtype=object)
+        kept = vals.copy()
+        kept[~np.asarray(keep, dtype=bool)] = None
+        column = pd.Categorical(kept, categories=list(info.categories))
+        given = pd.notna(kept)
+        lost = given & np.asarray(pd.isna(column))
+        if lost.any():
+            raise ValueError(f"metric {info.name!r} returned {kept[lost][0]!r}, which is not one of its categories "
+                             f"{list(info.categories)}")
+        return column
     arr = np.asarray(values, dtype=float)
     return np.where(keep, arr, np.nan)
 
@@ -224,13 +223,16 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
                          text_index=np.asarray(text_index, dtype=np.int64), tool_calls=tool_calls,
                          branch_info=info_arrays)
     message_cols: dict[str, Any] = {}
+    role_masks: dict[tuple[str, ...], np.ndarray] = {}
     for info in metrics:
         if info.level != "message":
             continue
         values = np.asarray(info.func(batch))
         if values.shape != (n_rows,):
             raise ValueError(f"metric {info.name!r} returned shape {values.shape}, expected ({n_rows},)")
-        keep = np.isin(batch.role, info.roles)
+        keep = role_masks.get(info.roles)
+        if keep is None:
+            keep = role_masks[info.roles] = np.isin(batch.role.astype(str), info.roles)
         column = _blank(values, keep, info)
         batch.set_column(info.name, np.asarray(column, dtype=object if info.kind == "category" else float))
         message_cols[info.name] = column

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -116,6 +117,7 @@ _WORD_RE = re.compile(r"[\w']+")
 _FENCE_LINE = re.compile(r"[ \t]{0,3}(`{3,}|~{3,})")
 _INLINE_CODE_RE = re.compile(r"(?<!`)(`+)(?!`)((?:[^`\n]|\n(?![ \t]*\n)|`(?!\1))+?)(?<!`)\1(?!`)")
 # a double-quoted passage: up to 300 characters, may wrap lines but not cross a blank line
+_MARKS = re.compile("[`~\"\u201c>]")  # characters that code or quotation rules look for
 _QUOTE_RE = re.compile(
     r"\"(?:[^\"\n]|\n(?![ \t]*\n)){1,300}\"|\u201c(?:[^\u201d\n]|\n(?![ \t]*\n)){1,300}\u201d|^[ \t]*>.*$", re.M
 )
@@ -202,25 +204,51 @@ _WHITESPACE = np.array([0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D], dtype=np.uint32)
 _STEM = r"[0-9a-z_]*"
 
 
+_ASCII_WORD = np.array([chr(c).isalnum() or c == 0x5F for c in range(128)], dtype=bool)
+
+
+def _codepoints(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+
+
+def word_mask(cps: np.ndarray) -> np.ndarray:
+    """Per code point: is it a word character (``str.isalnum()`` or ``_``, as the regex ``\\w``)? Vectorised."""
+    mask = np.zeros(len(cps), dtype=bool)
+    small = cps < 128
+    mask[small] = _ASCII_WORD[cps[small]]
+    if not small.all():
+        big = ~small
+        uniq, inverse = np.unique(cps[big], return_inverse=True)
+        mask[big] = np.array([chr(int(c)).isalnum() for c in uniq], dtype=bool)[inverse]
+    return mask
+
+
 def collapse_whitespace(text: str) -> tuple[str, np.ndarray | None]:
     """``text`` with every run of ASCII whitespace (space, tab, CR, LF, FF, VT) turned into one space.
 
     Returns ``(collapsed, kept)`` where ``kept[i]`` is the offset in ``text`` of ``collapsed[i]``
     (``None`` when nothing changed). Vectorised over code points.
     """
+    collapsed, kept, _ = _collapse(text)
+    return collapsed, kept
+
+
+def _collapse(text: str) -> tuple[str, np.ndarray | None, np.ndarray]:
+    """:func:`collapse_whitespace` plus the collapsed text's code points."""
     if not text:
-        return text, None
-    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
+        return text, None, np.zeros(0, dtype=np.uint32)
+    cps = _codepoints(text).copy()
     ws = np.isin(cps, _WHITESPACE)
     if not ws.any():
-        return text, None
+        return text, None, cps
     cps[ws] = 0x20
     keep = ~ws
     keep[0] = True
     keep[1:] |= ~ws[:-1]
     if keep.all():
-        return cps.tobytes().decode("utf-32-le"), None
-    return cps[keep].tobytes().decode("utf-32-le"), np.flatnonzero(keep)
+        return cps.tobytes().decode("utf-32-le"), None, cps
+    out = cps[keep]
+    return out.tobytes().decode("utf-32-le"), np.flatnonzero(keep), out
 
 
 def _phrase_regex(phrase: str) -> str:
@@ -309,6 +337,7 @@ class Matcher:
         self._pattern_cats = [np.array([self._cat_index[c] for c in p.categories], dtype=np.int64)
                               for p in self.patterns]
         self._n_cats = np.array([len(p.categories) for p in self.patterns], dtype=np.int64)
+        self._negatable = np.array([p.negatable for p in self.patterns], dtype=bool)
         self._by_text = {p.phrase: i for i, p in enumerate(self.patterns)}
         # wildcard phrases by their literal prefix (up to the first '*'), each with a greedy regex
         self._wild_by_prefix: dict[str, list[tuple[int, re.Pattern[str]]]] = {}
@@ -368,6 +397,9 @@ class Matcher:
                 self._lit_wild[k].append((pid, rx))
             else:
                 self._lit_exact[k].append(pid)
+        # phrases are unique, so a literal equals at most one exact phrase
+        self._lit_exact_pid = np.array([e[0] if e else -1 for e in self._lit_exact], dtype=np.int64)
+        self._lit_has_wild = np.array([bool(w) for w in self._lit_wild], dtype=bool)
 
     def _compile_hyperscan(self):  # type: ignore[no-untyped-def]
         """Compile (or load from the cache) the hyperscan database of every phrase.
@@ -401,42 +433,55 @@ class Matcher:
         return db
 
     # -- raw candidates ---------------------------------------------------------------------------
-    def _candidates(self, norm: str) -> list[tuple[int, int, int]]:
+    def _candidates(self, norm: str, words: np.ndarray | None = None) -> list[tuple[int, int, int]]:
         """(start, end, pattern id) of leftmost-longest, boundary-valid matches in normalised text.
 
         ``norm`` may hold many texts joined by :data:`SEPARATOR` (no phrase can cross it: phrases hold
-        no control characters and it is not a word character).
+        no control characters and it is not a word character). ``words`` is :func:`word_mask` of it.
         """
         if self.engine == "python":
             return [(m.start(), m.end(), self._pattern_id(m.group())) for m in self._regex.finditer(norm)]
         data = norm.encode("utf-8")
-        raw: list[tuple[int, int, int]] = []
+        raw = array("q")
+        push = raw.extend
 
         def on_match(lit: int, start: int, end: int, flags: int, ctx: object) -> None:
-            raw.append((start, end, lit))
+            push((start, end, lit))
 
         self._hs_db.scan(data, match_event_handler=on_match)
         if not raw:
             return []
+        arr = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
+        s_, e_, lit = arr[:, 0], arr[:, 1], arr[:, 2]
         if len(data) != len(norm):
-            raw = _bytes_to_chars(data, raw)
-        hits: list[tuple[int, int, int]] = []
-        for start, end, lit in raw:
-            if start and _is_word(norm[start - 1]):  # no candidate from here can start on a word boundary
-                continue
-            hits.extend((start, end, pid) for pid in self._lit_exact[lit])
-            for pid, rx in self._lit_wild[lit]:  # a stem wildcard: extend greedily from the literal's start
-                m = rx.match(norm, start)
-                if m:
-                    hits.append((start, m.end(), pid))
+            s_, e_ = _bytes_to_chars(data, s_, e_)
+        wm = word_mask(_codepoints(norm)) if words is None else words
         n = len(norm)
-        valid = [h for h in hits if (h[0] == 0 or not _is_word(norm[h[0] - 1]))
-                 and (h[1] == n or not _is_word(norm[h[1]]))]
-        valid.sort(key=lambda h: (h[0], -h[1]))
-        out, pos = [], 0
-        for start, end, _pid in valid:
+        ok = (s_ == 0) | ~wm[np.maximum(s_ - 1, 0)]  # a candidate must start on a word boundary
+        s_, e_, lit = s_[ok], e_[ok], lit[ok]
+        pid = self._lit_exact_pid[lit]
+        exact = (pid >= 0) & ((e_ == n) | ~wm[np.minimum(e_, n - 1)])
+        cs, ce, cp = [s_[exact]], [e_[exact]], [pid[exact]]
+        wild_rows = np.flatnonzero(self._lit_has_wild[lit])
+        if len(wild_rows):
+            ws, we, wp = [], [], []
+            for start, k in zip(s_[wild_rows].tolist(), lit[wild_rows].tolist(), strict=True):
+                for p, rx in self._lit_wild[k]:  # a stem wildcard: extend greedily from the literal's start
+                    m = rx.match(norm, start)
+                    if m and (m.end() == n or not wm[m.end()]):
+                        ws.append(start)
+                        we.append(m.end())
+                        wp.append(-1 - p)  # negative: resolve the phrase from the text if chosen
+            cs.append(np.asarray(ws, dtype=np.int64))
+            ce.append(np.asarray(we, dtype=np.int64))
+            cp.append(np.asarray(wp, dtype=np.int64))
+        starts, ends, pids = np.concatenate(cs), np.concatenate(ce), np.concatenate(cp)
+        order = np.lexsort((pids < 0, -ends, starts))  # leftmost, then longest, then an exact phrase first
+        out: list[tuple[int, int, int]] = []
+        pos = 0
+        for start, end, p in zip(starts[order].tolist(), ends[order].tolist(), pids[order].tolist(), strict=True):
             if start >= pos:  # the same phrase choice as the regex engine makes for this text
-                out.append((start, end, self._pattern_id(norm[start:end])))
+                out.append((start, end, p if p >= 0 else self._pattern_id(norm[start:end])))
                 pos = end
         return out
 
@@ -468,8 +513,8 @@ class Matcher:
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
         joined = SEPARATOR.join(texts)
         norm = normalize(joined)
-        collapsed, kept = collapse_whitespace(norm)
-        found = self._candidates(collapsed)
+        collapsed, kept, cps = _collapse(norm)
+        found = self._candidates(collapsed, word_mask(cps) if self.engine == "hyperscan" else None)
         if not found:
             return Scan.empty()
         if kept is None:
@@ -482,13 +527,19 @@ class Matcher:
         text_no = np.searchsorted(starts, pos, side="right") - 1
         base = starts[text_no]
         status = np.zeros(len(cands), dtype=np.int8)
+        pids = np.fromiter((c[2] for c in cands), dtype=np.int64, count=len(cands))
+        # only spans in texts with code/quote marks, or of negatable phrases, need the rules
+        with_marks = {t: _MARKS.search(texts[t]) is not None for t in np.unique(text_no).tolist()}
+        marked = np.fromiter((with_marks[t] for t in text_no.tolist()), dtype=bool, count=len(cands))
+        todo = np.flatnonzero(marked | self._negatable[pids])
         current, code, quoted, offset = -1, [], [], 0
-        for k, (start, end, pid) in enumerate(cands):
+        for k in todo.tolist():
+            start, end, pid = cands[k]
             t = int(text_no[k])
             if t != current:
                 current, offset = t, int(starts[t])
-                code = rule_code(texts[t])
-                quoted = rule_quoted(texts[t])
+                code = rule_code(texts[t]) if with_marks[t] else []
+                quoted = rule_quoted(texts[t]) if with_marks[t] else []
             s, e = start - offset, end - offset
             if code and _inside(code, s, e):
                 status[k] = _STATUS_CODE["code"]
@@ -500,7 +551,7 @@ class Matcher:
             text=text_no,
             start=pos - base,
             end=np.fromiter((c[1] for c in cands), dtype=np.int64, count=len(cands)) - base,
-            pattern=np.fromiter((c[2] for c in cands), dtype=np.int64, count=len(cands)),
+            pattern=pids,
             status=status,
         )
 
@@ -551,14 +602,12 @@ class Matcher:
             raise KeyError(f"unknown lexicon category {category!r}; known: {', '.join(self.categories)}") from None
 
 
-def _bytes_to_chars(data: bytes, hits: list[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+def _bytes_to_chars(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Turn UTF-8 byte offsets into character offsets (one vector pass over the bytes)."""
     raw = np.frombuffer(data, dtype=np.uint8)
     char_at = np.zeros(len(raw) + 1, dtype=np.int64)
     np.cumsum((raw & 0xC0) != 0x80, out=char_at[1:])
-    arr = np.asarray(hits, dtype=np.int64)
-    starts, ends = char_at[arr[:, 0]], char_at[arr[:, 1]]
-    return list(zip(starts.tolist(), ends.tolist(), arr[:, 2].tolist(), strict=True))
+    return char_at[starts], char_at[ends]
 
 
 def _cache_dir() -> Path:
