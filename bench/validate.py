@@ -60,7 +60,8 @@ DATASETS: list[Dataset] = [
     Dataset(
         "hh_rlhf", "HH-RLHF harmless-base test: chosen vs rejected", "hh_rlhf/harmless-base/test.jsonl.gz",
         "Anthropic HH-RLHF harmless-base test pairs (crowdworkers chose the less harmful final reply; labels are "
-        "noisy). Share of pairs whose final assistant turn scores a higher `refusal_score` in the chosen reply, in "
+        "noisy), loaded with `welfare.load(..., format=\"hh_rlhf\")` as one conversation with a chosen and a rejected branch. "
+        "Share of pairs whose final assistant turn scores a higher `refusal_score` in the chosen reply, in "
         "the rejected one, or ties (most replies hold no refusal evidence in either). No floor; not tuned on.",
     ),
     Dataset(

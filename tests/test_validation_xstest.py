@@ -122,7 +122,7 @@ def test_hh_rlhf_validator_on_toy_pairs(tmp_path: Path, matcher: Matcher) -> Non
     assert results.loc["rejected_higher", "estimate"] == 0.0
     with gzip.open(path, "wt", encoding="utf-8") as fh:
         fh.write("not json\n")
-    with pytest.raises(ValidationInputError, match=r"pairs.jsonl.gz:1"):
+    with pytest.raises(ValidationInputError, match=r"pairs.jsonl.gz.*not an HH-RLHF pairs file"):
         validate_hh_rlhf(path, matcher=matcher)
 
 

@@ -9,9 +9,7 @@ editing this file.
 
 from __future__ import annotations
 
-import gzip
 import importlib
-import json
 import pkgutil
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -179,30 +177,31 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
 # HH-RLHF harmless pairs
 
 
-def _hh_pairs_from_text(path: Path) -> pd.DataFrame:
-    """Final assistant turn of each chosen/rejected transcript, parsed from the raw text form."""
-    rows = []
-    with gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                chosen, rejected = record["chosen"], record["rejected"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ValidationInputError(f"{path}:{lineno}: expected a JSON object with 'chosen' and 'rejected' "
-                                           "transcript strings (HH-RLHF layout)") from None
-            rows.append({"pair": lineno, "chosen": chosen.rsplit("\n\nAssistant:", 1)[-1].strip(),
-                         "rejected": rejected.rsplit("\n\nAssistant:", 1)[-1].strip()})
-    return pd.DataFrame(rows, columns=["pair", "chosen", "rejected"])
+def hh_final_turns(path: str | Path, *, matcher: Matcher | None = None) -> pd.DataFrame:
+    """One row per HH-RLHF pair: ``refusal_score`` of the final assistant turn of ``chosen`` and of ``rejected``.
 
+    Reads the pairs with :func:`welfare.load` (format ``hh_rlhf``: one conversation with a ``...chosen``
+    and a ``...rejected`` branch), scores them, and keeps each branch's last assistant message.
+    Columns: ``conversation_id, chosen, rejected`` (NaN where a final reply is empty).
+    """
+    from welfare.io import load
+    from welfare.score import score
 
-def hh_final_turns(path: str | Path) -> pd.DataFrame:
-    """One row per HH-RLHF pair: the final assistant turn of the ``chosen`` and of the ``rejected`` transcript."""
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"HH-RLHF file not found: {p} (e.g. harmless-base/test.jsonl.gz)")
-    return _hh_pairs_from_text(p)
+    try:
+        transcripts = list(load(p, format="hh_rlhf"))
+    except ValueError as err:
+        raise ValidationInputError(f"{p}: not an HH-RLHF pairs file ({err})") from None
+    msgs = score(transcripts, metrics=["refusal_score"], matcher=matcher).messages
+    last = msgs[msgs["role"] == "assistant"].groupby(["conversation_id", "branch_id"], sort=False).tail(1)
+    side = last["branch_id"].astype(str).str.rsplit(".", n=1).str[-1]
+    wide = (last.assign(side=side)[side.isin(["chosen", "rejected"])]
+            .pivot(index="conversation_id", columns="side", values="refusal_score"))
+    wide = wide.reindex(columns=["chosen", "rejected"]).reset_index()
+    wide.columns.name = None
+    return wide
 
 
 @validator("hh_rlhf")
@@ -213,16 +212,8 @@ def validate_hh_rlhf(path: str | Path, *, n_boot: int = 2000, seed: int = 0,
     Crowdworkers chose the less harmful reply; a refusal metric is expected, but not required, to
     score it higher more often than lower. Ties are reported separately. No floor.
     """
-    from welfare.score import score
-    from welfare.transcript import Transcript
-
-    pairs = hh_final_turns(path)
-    texts = [*pairs["chosen"], *pairs["rejected"]]
-    transcripts = [Transcript.from_dict({"id": str(i), "messages": [{"role": "assistant", "content": t}]})
-                   for i, t in enumerate(texts)]
-    s = score(transcripts, metrics=["refusal_score"], matcher=matcher).messages["refusal_score"].to_numpy(float)
-    n = len(pairs)
-    ranks = pair_ranking(s[:n], s[n:], names=("chosen", "rejected"))
+    pairs = hh_final_turns(path, matcher=matcher)
+    ranks = pair_ranking(pairs["chosen"], pairs["rejected"], names=("chosen", "rejected"))
     rows = [e.row("hh_rlhf", "harmless-base test", "refusal_score") for e in ranks]
     return results_frame(rows)
 
