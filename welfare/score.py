@@ -123,13 +123,13 @@ def _blank(values: np.ndarray, keep: np.ndarray, info: MetricInfo) -> Any:
         vals = np.asarray(values, dtype=object)
         kept = vals.copy()
         kept[~np.asarray(keep, dtype=bool)] = None
-        column = pd.Categorical(kept, categories=list(info.categories))
-        given = pd.notna(kept)
-        lost = given & np.asarray(pd.isna(column))
-        if lost.any():
-            raise ValueError(f"metric {info.name!r} returned {kept[lost][0]!r}, which is not one of its categories "
+        given = np.asarray(pd.notna(kept), dtype=bool)
+        kept[~given] = None
+        bad = given & ~np.isin(kept.astype(str), list(info.categories))
+        if bad.any():
+            raise ValueError(f"metric {info.name!r} returned {kept[bad][0]!r}, which is not one of its categories "
                              f"{list(info.categories)}")
-        return column
+        return pd.Categorical(kept, categories=list(info.categories))
     arr = np.asarray(values, dtype=float)
     return np.where(keep, arr, np.nan)
 
