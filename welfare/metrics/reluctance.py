@@ -10,11 +10,13 @@ or answers while objecting); *compliance* = answers without declining.
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
 from welfare.metrics._batch import MessageBatch
+from welfare.metrics._matcher import Matcher
 from welfare.metrics._registry import metric
 
 __all__ = [
@@ -98,12 +100,22 @@ def rule_list_items(texts: Sequence[str]) -> np.ndarray:
                         if t else 0 for t in texts), dtype=np.int64, count=len(texts))
 
 
+_PATTERN_CACHE: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
+
+
+def _patterns_of(matcher: Matcher, categories: tuple[str, ...]) -> np.ndarray:
+    """Boolean per matcher pattern: the pattern carries one of ``categories`` (cached per matcher)."""
+    key = (id(matcher), categories)
+    if key not in _PATTERN_CACHE:
+        wanted = set(categories)
+        _PATTERN_CACHE[key] = np.array([bool(wanted.intersection(p.categories)) for p in matcher.patterns], dtype=bool)
+    return _PATTERN_CACHE[key]
+
+
 def rule_tail_share(b: MessageBatch, categories: Sequence[str] = _EVIDENCE) -> np.ndarray:
     """Share of the reply's characters after the end of its last counted span of ``categories`` (NaN if none)."""
     scan = b.scan
-    m = b.matcher
-    wanted = {m.category_index(c) for c in categories}
-    pattern_hit = np.array([any(m.category_index(c) in wanted for c in p.categories) for p in m.patterns], dtype=bool)
+    pattern_hit = _patterns_of(b.matcher, tuple(categories))
     out = np.full(len(b.unique_text), -1.0)
     if len(scan):
         keep = (scan.status == 0) & pattern_hit[scan.pattern]
@@ -114,6 +126,9 @@ def rule_tail_share(b: MessageBatch, categories: Sequence[str] = _EVIDENCE) -> n
     return share[b.text_index]
 
 
+_CONTENT_CACHE: weakref.WeakKeyDictionary[MessageBatch, np.ndarray] = weakref.WeakKeyDictionary()
+
+
 def rule_answer_content(b: MessageBatch) -> np.ndarray:
     """True where the reply carries answer-like content besides its refusal.
 
@@ -121,13 +136,18 @@ def rule_answer_content(b: MessageBatch) -> np.ndarray:
     are ...") after the refusal starts; or the first refusal span comes after a long opening (the
     reply answered first and objects later).
     """
+    cached = _CONTENT_CACHE.get(b)
+    if cached is not None:
+        return cached
     items = rule_list_items(b.text)
     lead = b.first(*STRONG)
     pivot = b.first("comply_marker")
     with np.errstate(invalid="ignore"):
         pivot_after = np.nan_to_num(pivot, nan=-1.0) > np.nan_to_num(lead, nan=2.0)
         late = np.nan_to_num(lead, nan=0.0) * b.n_words > LATE_WORDS
-    return (items >= LIST_MIN_ITEMS) | pivot_after | late
+    out = (items >= LIST_MIN_ITEMS) | pivot_after | late
+    _CONTENT_CACHE[b] = out
+    return out
 
 
 def _labels(b: MessageBatch) -> np.ndarray:
