@@ -31,7 +31,7 @@ def test_local_cluster_matches_one_process(tmp_path: Path, corpus: Path) -> None
     metrics = ["refusal", "refusal_rate"]
     one = tmp_path / "one.parquet"
     score_files(corpus, one, jobs=1, chunk_bytes=40_000, metrics=metrics)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                       memory_limit="1GiB") as cluster, Client(cluster) as client:
         on_dask = tmp_path / "dask.parquet"
         prov = wd.score_dask(str(corpus), on_dask, scheduler=client, chunk_bytes=40_000, metrics=metrics)

@@ -21,7 +21,6 @@ from typing import Any
 
 from welfare.io import LoadReport
 from welfare.parallel import (
-    DEFAULT_CHUNK_BYTES,
     ParallelInputError,
     ScoreSettings,
     UnitResult,
@@ -64,7 +63,7 @@ def _is_bag(source: Any) -> bool:
 def score_dask(source: Any, out: str | os.PathLike[str], *, scheduler: Any = None, format: str | None = None,
                out_format: str | None = None, metrics: Sequence[str] | None = None, evidence: bool = False,
                strict: bool = True, report: LoadReport | None = None, chunk_size: int = 2000,
-               chunk_bytes: int = DEFAULT_CHUNK_BYTES, hash_inputs: bool = True, window: int | None = None,
+               chunk_bytes: int | None = None, hash_inputs: bool = True, window: int | None = None,
                **options: Any) -> dict[str, Any]:
     """Score logs on a Dask cluster and write the message and conversation tables here.
 

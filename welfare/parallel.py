@@ -40,6 +40,7 @@ __all__ = [
     "ScoreSettings",
     "UnitResult",
     "WorkUnit",
+    "auto_chunk_bytes",
     "iter_unit",
     "merge_units",
     "plan_units",
@@ -50,8 +51,11 @@ __all__ = [
     "split_lines",
 ]
 
-#: Target size of one byte range of a large JSONL file (a unit of work).
+#: Largest target size of one byte range of a JSONL file (a unit of work).
 DEFAULT_CHUNK_BYTES = 32 * 1024 * 1024
+#: Smallest automatic range size, and how many ranges a smaller file is cut into (for load balance).
+MIN_AUTO_CHUNK_BYTES = 1024 * 1024
+AUTO_RANGES_PER_FILE = 64
 _SEARCH_BLOCK = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -171,12 +175,22 @@ def _is_gzip(path: str) -> bool:
         return fh.read(2) == _GZIP_MAGIC
 
 
+def auto_chunk_bytes(size: int) -> int:
+    """Range size for a file of ``size`` bytes: ``size / 64`` within [1 MiB, 32 MiB].
+
+    It depends on the file only (never on the number of processes), so the plan, and therefore the
+    output bytes, are the same for every ``jobs``; 64 ranges keep two to eight processes busy to the end.
+    """
+    return int(min(DEFAULT_CHUNK_BYTES, max(MIN_AUTO_CHUNK_BYTES, size // AUTO_RANGES_PER_FILE)))
+
+
 def plan_units(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], *, format: str | None = None,
-               chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> list[WorkUnit]:
+               chunk_bytes: int | None = None) -> list[WorkUnit]:
     """The units of work for ``paths``, in the order one process reads them.
 
     Uncompressed canonical JSONL files are cut into line-aligned byte ranges of about
-    ``chunk_bytes`` (:func:`split_lines`); other formats and gzip files are one unit each.
+    ``chunk_bytes`` (:func:`split_lines`; by default :func:`auto_chunk_bytes` of each file's size);
+    other formats and gzip files are one unit each.
     Local paths follow :func:`welfare.io.expand_paths` (files, directories, globs). fsspec URLs
     (``s3://...``, ``gs://...``, ``file://...``) must be uncompressed canonical JSONL.
 
@@ -198,12 +212,14 @@ def plan_units(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
                 if _is_gzip(url):
                     raise ParallelInputError(f"{url}: gzip files cannot be read from a URL in parallel; store them "
                                              "uncompressed (object storage compresses in transit) or copy them locally")
-                units.extend(WorkUnit(url, "canonical", a, b) for a, b in split_lines(url, chunk_bytes))
+                size = chunk_bytes or auto_chunk_bytes(_size(url))
+                units.extend(WorkUnit(url, "canonical", a, b) for a, b in split_lines(url, size))
             continue
         for path in expand_paths(spath):
             fmt = format or detect_format(path)
             if fmt == "canonical" and not _is_gzip(path):
-                units.extend(WorkUnit(path, fmt, a, b) for a, b in split_lines(path, chunk_bytes))
+                size = chunk_bytes or auto_chunk_bytes(_size(path))
+                units.extend(WorkUnit(path, fmt, a, b) for a, b in split_lines(path, size))
             else:
                 units.append(WorkUnit(path, fmt))
     return [replace(u, index=k) for k, u in enumerate(units)]
@@ -516,7 +532,7 @@ def _warm(metrics: tuple[str, ...] | None) -> None:
 def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]], out: str | os.PathLike[str], *,
                 jobs: int | None = 1, format: str | None = None, out_format: str | None = None,
                 metrics: Sequence[str] | None = None, evidence: bool = False, strict: bool = True,
-                report: LoadReport | None = None, chunk_size: int = 2000, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+                report: LoadReport | None = None, chunk_size: int = 2000, chunk_bytes: int | None = None,
                 hash_inputs: bool = True, **options: Any) -> dict[str, Any]:
     """Score log files on ``jobs`` processes and write the message and conversation tables.
 
@@ -543,7 +559,7 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
         As for :func:`welfare.load`: strict raises the first bad record (file and line); lenient lists
         bad records in ``report.rejected``.
     chunk_bytes
-        Size of the byte ranges large canonical JSONL files are cut into.
+        Size of the byte ranges canonical JSONL files are cut into (default: :func:`auto_chunk_bytes`).
     hash_inputs
         Record each input file's SHA-256 in the provenance (computed while scoring runs).
     options
