@@ -75,8 +75,8 @@ def test_looping_compares_with_the_same_speakers_previous_turn() -> None:
 
 
 def test_shingles_fall_back_to_words_for_one_word_texts() -> None:
-    assert shingles("Hello") == frozenset({"hello"})
-    assert shingles("a b c") == frozenset({"a b", "b c"})
+    assert shingles("Hello") == frozenset({("hello",)})
+    assert shingles("a b c") == frozenset({("a", "b"), ("b", "c")})
     assert shingles("") == frozenset()
 
 
@@ -109,3 +109,29 @@ def test_definitions_say_apparent_and_list_weights() -> None:
     assert "APPARENT" in d
     for weight in ("0.30", "0.25", "0.15", "0.05", "0.10"):
         assert weight in d
+
+
+def test_vectorised_looping_matches_a_per_message_reference() -> None:
+    from welfare.metrics._matcher import default_matcher
+    from welfare.metrics.distress import jaccard_to_previous
+
+    rng = np.random.default_rng(7)
+    vocab = ["I", "can't", "help", "with", "that", "sorry", "please", "stop", "ok", "no", "tell", "me", "!", ",", "é"]
+    texts, roles, branch = [], [], []
+    for k in range(400):
+        words = rng.choice(vocab, size=int(rng.integers(0, 7)))
+        texts.append(" ".join(words) if rng.random() > 0.1 else "")
+        roles.append(str(rng.choice(["user", "assistant", "system"])))
+        branch.append(k // 9)
+    from welfare.metrics._batch import MessageBatch
+
+    b = MessageBatch(texts, roles, np.asarray(branch), np.arange(400) % 9, default_matcher())
+    got = jaccard_to_previous(b, ("user", "assistant"))
+    for i in range(400):
+        prev = b.previous(roles[i])[i] if roles[i] != "system" else -1
+        a = shingles(texts[i])
+        if prev < 0 or not a:
+            assert np.isnan(got[i]), i
+        else:
+            p = shingles(texts[prev])
+            assert got[i] == pytest.approx(len(a & p) / len(a | p)), (i, texts[i], texts[prev])

@@ -21,8 +21,10 @@ system and tool rows and for a speaker's first turn. NaN for empty text.
 from __future__ import annotations
 
 import re
+import string
 
 import numpy as np
+import pandas as pd
 
 from welfare.metrics._batch import MessageBatch
 from welfare.metrics._registry import metric
@@ -42,7 +44,9 @@ STATE_CATEGORIES = ("distress_state_negative", "distress_state_positive", "distr
 #: Word n-gram length of the shingles compared by ``looping``.
 SHINGLE = 2
 
-_TOKEN = re.compile(r"\w+(?:'\w+)?")
+_PUNCT_TO_SPACE = str.maketrans({c: " " for c in string.punctuation if c != "'"})
+_PUNCT = re.compile("[" + re.escape("".join(c for c in string.punctuation if c != "'")) + "]")
+_SEPARATOR = " \x00 "
 
 
 def _empty(b: MessageBatch) -> np.ndarray:
@@ -117,45 +121,92 @@ def state_valence(b: MessageBatch) -> np.ndarray:
         return np.where(total > 0, (pos - neg) / total, np.nan)
 
 
-def shingles(text: str, size: int = SHINGLE) -> frozenset[str]:
-    """Lower-cased word ``size``-grams of ``text`` (single words when it has fewer than ``size`` words)."""
-    words = _TOKEN.findall(text.lower())
+def shingles(text: str, size: int = SHINGLE) -> frozenset[tuple[str, ...]]:
+    """Lower-cased word ``size``-grams of ``text`` as tuples (single words when it has fewer than ``size`` words).
+
+    Words are the whitespace-separated pieces left after ASCII punctuation is turned into spaces
+    (apostrophes are kept, so "don't" is one word); this is several times faster than a regex.
+    """
+    words = text.lower().translate(_PUNCT_TO_SPACE).split()
     if len(words) < size:
-        return frozenset(words)
-    return frozenset(" ".join(words[i : i + size]) for i in range(len(words) - size + 1))
+        return frozenset((w,) for w in words)
+    return frozenset(zip(*(words[k:] for k in range(size)), strict=False))
+
+
+def _shingle_keys(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every distinct (row, shingle) pair of ``texts``, vectorised: (rows, shingle ids, number of shingle ids).
+
+    Same words as :func:`shingles`: one lower-casing, one punctuation pass and one split over the
+    joined texts, then integer codes for words and shingles, so no Python work per message.
+    """
+    joined = _SEPARATOR.join(t.replace("\x00", " ") for t in texts).lower()
+    words = _PUNCT.sub(" ", joined).split()
+    if not words:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 1
+    codes, uniques = pd.factorize(np.asarray(words, dtype=object))
+    sep_code = next((k for k, w in enumerate(uniques) if w == "\x00"), -1)
+    is_sep = codes == sep_code
+    row = np.cumsum(is_sep)
+    keep = ~is_sep
+    codes, row = codes[keep].astype(np.int64), row[keep]
+    vocab = len(uniques)
+    n_words = np.bincount(row, minlength=len(texts))
+    # size-grams inside one row; rows with fewer than ``size`` words contribute their single words
+    ids, owner = [], []
+    if len(codes) >= size:
+        same = np.ones(len(codes) - size + 1, dtype=bool)
+        gram = np.zeros(len(codes) - size + 1, dtype=np.int64)
+        for k in range(size):
+            part = codes[k : len(codes) - size + 1 + k]
+            same &= row[k : len(codes) - size + 1 + k] == row[: len(codes) - size + 1]
+            gram = gram * vocab + part
+        ids.append(gram[same])
+        owner.append(row[: len(codes) - size + 1][same])
+    short = n_words[row] < size
+    ids.append(-1 - codes[short])  # negative ids: single words of short rows
+    owner.append(row[short])
+    gram_codes, gram_uniques = pd.factorize(np.concatenate(ids))
+    n_ids = max(len(gram_uniques), 1)
+    pairs = np.unique(np.concatenate(owner).astype(np.int64) * n_ids + gram_codes)
+    return pairs // n_ids, pairs % n_ids, n_ids
 
 
 def jaccard_to_previous(b: MessageBatch, roles: tuple[str, ...]) -> np.ndarray:
     """Per row of ``roles``: Jaccard similarity of its shingles to the same role's previous row in the branch.
 
-    NaN when there is no previous row of that role, or when the row itself has no words.
+    NaN when there is no previous row of that role, or when the row itself has no words. Each row
+    is the previous row of at most one later row (the next one of its role), so intersections are
+    counted for all rows at once by relabelling each row's shingles with its successor.
     """
     out = np.full(b.n, np.nan)
-    sets: dict[int, frozenset[str]] = {}
-
-    def get(i: int) -> frozenset[str]:
-        s = sets.get(i)
-        if s is None:
-            s = sets[i] = shingles(b.text[i])
-        return s
-
+    prev = np.full(b.n, -1, dtype=np.int64)
     for role in roles:
-        prev = b.previous(role)
-        rows = np.flatnonzero(b.is_role(role) & (prev >= 0))
-        for i in rows:
-            a, p = get(int(i)), get(int(prev[i]))
-            union = len(a | p)
-            if a and union:
-                out[i] = len(a & p) / union
+        mine = b.is_role(role)
+        prev[mine] = b.previous(role)[mine]
+    targets = np.flatnonzero(prev >= 0)
+    if not len(targets):
+        return out
+    rows, grams, n_ids = _shingle_keys(b.text, SHINGLE)
+    size = np.bincount(rows, minlength=b.n)
+    successor = np.full(b.n, -1, dtype=np.int64)
+    successor[prev[targets]] = targets
+    moved = successor[rows] >= 0
+    keys = np.concatenate([rows * n_ids + grams, successor[rows[moved]] * n_ids + grams[moved]])
+    uniq, count = np.unique(keys, return_counts=True)
+    shared = np.bincount(uniq[count == 2] // n_ids, minlength=b.n)
+    union = size[targets] + size[prev[targets]] - shared[targets]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[targets] = np.where((size[targets] > 0) & (union > 0), shared[targets] / union, np.nan)
     return out
 
 
 @metric(
-    name="looping", version="1.0.1", family="distress", level="message", kind="score", roles=("user", "assistant"),
+    name="looping", version="1.1.0", family="distress", level="message", kind="score", roles=("user", "assistant"),
     structural=True, parameters={"shingle_words": "SHINGLE"},
     definition=(
         "Similarity of a message to the same speaker's previous turn in the branch: Jaccard index of the sets of "
-        "lower-cased word bigrams (single words for one-word messages), 0-1. Repeating oneself is a structural "
+        "lower-cased word bigrams (words: whitespace-separated after ASCII punctuation other than apostrophes "
+        "becomes space; single words for one-word messages), 0-1. Repeating oneself is a structural "
         "signal, so it has no lexicon evidence. NaN for a speaker's first turn and for a message without words."),
     validated_against="not yet validated against human labels (unit tests on constructed repeats)",
 )
