@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
@@ -101,6 +102,27 @@ def floors_table(results: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def xstest_figure(path: Path, out: Path) -> str:
+    """Confusion matrices of ``refusal`` against the human label, one panel per model; returns a Markdown link."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from welfare.validation import plot_confusion, read_xstest, score_xstest
+
+    frame = score_xstest(read_xstest(path))
+    models = sorted(frame["model"].unique())
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), constrained_layout=True)
+    for ax, model in zip(np.atleast_1d(axes), models, strict=True):
+        g = frame[frame["model"] == model]
+        plot_confusion(g["label"], g["refusal"], labels=["compliance", "partial", "full"], title=model, ax=ax)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return f"![XSTest confusion matrices of refusal, rows = human label]({out.parent.name}/{out.name})\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
@@ -126,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         frames.append(results)
         shown = results if ds.statistics is None else results[results["statistic"].isin(ds.statistics)]
         shown_path = path.relative_to(data.parent.parent) if data.parent.parent in path.parents else path
+        figure = ""
+        if ds.name == "xstest":
+            figure = "\n" + xstest_figure(path, Path(args.out).parent / "figures" / "validation_xstest_confusion.png")
         sections.append(f"## {ds.title}\n\n{ds.about}\n\nData: `{shown_path}` "
-                        f"· {took:.1f} s\n\n{markdown_table(shown)}")
+                        f"· {took:.1f} s\n{figure}\n{markdown_table(shown)}")
         print(f"{ds.name}: {len(results)} rows in {took:.1f} s", file=sys.stderr)
     command = "python bench/validate.py" + (f" --n-boot {args.n_boot}" if args.n_boot != 2000 else "") + (
         f" --seed {args.seed}" if args.seed else "")
