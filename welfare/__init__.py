@@ -3,13 +3,31 @@
 Public API (notebooks import only these names)::
 
     import welfare
-    convs = welfare.load("logs/")            # any known log format
+    convs = welfare.load("logs/")            # any known log format, detected per file
+    scores = welfare.score(convs)            # .messages and .conversations tables
+    welfare.explain("I can't help with that.")   # the evidence spans behind a score
+
+Analysis lives in :mod:`welfare.analysis`, validation in :mod:`welfare.validation`, the simulator
+in :mod:`welfare.simulate`, figures in :mod:`welfare.plots` and the report and viewer in
+:mod:`welfare.report`.
 """
 
 from __future__ import annotations
 
 from welfare._version import __version__
-from welfare.io import LoadReport, LogFormatError, known_formats, load, load_all, write_canonical
+from welfare.io import (
+    LoadReport,
+    LogFormatError,
+    UnknownFormatError,
+    convert_logs,
+    detect_format,
+    known_formats,
+    load,
+    load_all,
+    writable_formats,
+    write,
+    write_canonical,
+)
 from welfare.metrics import get_metric, list_metrics
 from welfare.score import Scores, explain, score
 from welfare.transcript import Branch, Ending, Message, ToolCall, Transcript, TranscriptError
@@ -24,7 +42,10 @@ __all__ = [
     "ToolCall",
     "Transcript",
     "TranscriptError",
+    "UnknownFormatError",
     "__version__",
+    "convert_logs",
+    "detect_format",
     "explain",
     "get_metric",
     "known_formats",
@@ -32,5 +53,7 @@ __all__ = [
     "load",
     "load_all",
     "score",
+    "writable_formats",
+    "write",
     "write_canonical",
 ]
