@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         effect = run(design, args.reps, args.boot_reps, args.n_boot, TAU, args.seed, args.jobs)
         null = run(design, args.reps, args.boot_reps, args.n_boot, 0.0, args.seed + 10**6, args.jobs)
         labels = {"cluster": "cluster-robust OLS, CR1, t(G-1), clusters = users",
-                  "boot": f"cluster bootstrap percentile by user ({args.n_boot} draws)",
+                  "boot": f"cluster bootstrap expanded percentile by user ({args.n_boot} draws)",
                   "naive": "naive: Welch t-test on conversations" if design == "between"
                   else "naive: paired t-test, pairs independent"}
         for key, label in labels.items():
