@@ -163,28 +163,32 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
     b = 0
     for t in chunk:
         seen: dict[int, int] = {}
+        tree = t.is_tree
         meta = {k: _meta(t, k) for k in ("model", "condition", "user_id", "started_at", "pair_id")}
         for br in t.branches():
             msgs: tuple[Message, ...] = br.messages
             k = len(msgs)
             branch_roles = [m.role for m in msgs]
             roles.extend(branch_roles)
-            message_ids.extend(m.id for m in msgs)
+            message_ids.extend([m.id for m in msgs])
             message_index.extend(range(k))
             conv_ids.extend([t.id] * k)
             branch_ids.extend([br.branch_id] * k)
             branch_no.extend([b] * k)
-            for m in msgs:
-                ident = id(m)
-                pos = seen.get(ident)
-                if pos is None:
-                    pos = seen[ident] = len(unique_texts)
-                    unique_texts.append(m.text)
-                text_index.append(pos)
-                if m.role == "assistant" and (m.tool_calls or not isinstance(m.content, str)):
-                    tool_calls.append(tuple(c.name.lower() for c in m.calls()))
-                else:
-                    tool_calls.append(())
+            if not tree:  # one branch: every message is new
+                text_index.extend(range(len(unique_texts), len(unique_texts) + k))
+                unique_texts.extend([m.text for m in msgs])
+            else:
+                for m in msgs:
+                    ident = id(m)
+                    pos = seen.get(ident)
+                    if pos is None:
+                        pos = seen[ident] = len(unique_texts)
+                        unique_texts.append(m.text)
+                    text_index.append(pos)
+            tool_calls.extend([tuple(c.name.lower() for c in m.calls())
+                               if m.role == "assistant" and (m.tool_calls or not isinstance(m.content, str)) else ()
+                               for m in msgs])
             end = br.ending
             conv["conversation_id"].append(t.id)
             conv["branch_id"].append(br.branch_id)

@@ -9,6 +9,8 @@ choice stated in answers to check-ins. The phrases live in ``welfare/lexicons/en
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from welfare.metrics._batch import BranchBatch, MessageBatch
@@ -26,15 +28,29 @@ _WORD_LEAVE = ("ending_word_leave",)
 _WORD_CONTINUE = ("ending_word_continue",)
 
 
+_BAIL_RE = re.compile("|".join(re.escape(s) for s in BAIL_STRINGS))
+
+
 def _calls_end_tool(b: MessageBatch) -> np.ndarray:
-    return np.fromiter((any(name in END_TOOL_NAMES for name in calls) for calls in b.tool_calls),
-                       dtype=bool, count=b.n)
+    out = np.zeros(b.n, dtype=bool)
+    rows = [i for i, calls in enumerate(b.tool_calls) if calls]
+    for i in rows:
+        out[i] = any(name in END_TOOL_NAMES for name in b.tool_calls[i])
+    return out
 
 
 def _has_bail_string(b: MessageBatch) -> np.ndarray:
-    unique = np.fromiter((any(s in t for s in BAIL_STRINGS) for t in b.unique_text), dtype=bool,
-                         count=len(b.unique_text))
-    return unique[b.text_index]
+    """Per row: a bail string occurs in the text (one regex pass over all unique texts joined)."""
+    texts = b.unique_text
+    found = np.zeros(len(texts), dtype=bool)
+    if texts:
+        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        starts = np.zeros(len(texts), dtype=np.int64)
+        np.cumsum(lengths[:-1] + 1, out=starts[1:])
+        hits = [m.start() for m in _BAIL_RE.finditer("\x00".join(texts))]
+        if hits:
+            found[np.searchsorted(starts, np.asarray(hits), side="right") - 1] = True
+    return found[b.text_index]
 
 
 @metric(
