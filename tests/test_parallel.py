@@ -212,3 +212,11 @@ def test_cli_jobs_writes_the_tables_of_one_process(tmp_path: Path, corpus: Path,
     assert main(["score", str(corpus), "-o", str(two), "--metrics", "no_such_metric", "--jobs", "2"]) == 2
     assert "no_such_metric" in capsys.readouterr().err
     assert main(["score", str(corpus), "-o", str(two), "--jobs", "-3"]) == 2
+
+
+def test_a_file_given_twice_keeps_its_line_numbers(tmp_path: Path, corpus: Path) -> None:
+    path, line = _with_bad_line(corpus, tmp_path)
+    got = welfare.LoadReport()
+    score_files([path, path], tmp_path / "out.parquet", chunk_bytes=30_000, strict=False, report=got,
+                metrics=["refusal"], hash_inputs=False)
+    assert [r.line for r in got.rejected] == [line, line]

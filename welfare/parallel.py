@@ -311,6 +311,7 @@ class UnitResult:
     error: RecordError | None = None
     n_newlines: int = 0
     is_range: bool = False
+    start: int = 0
     n_rows: int = 0
     n_branches: int = 0
 
@@ -361,6 +362,7 @@ def score_unit(unit: WorkUnit, settings: ScoreSettings) -> UnitResult:
     result.rejected = rejected
     result.error = error[0] if error else None
     result.is_range = unit.is_range
+    result.start = unit.start
     result.n_newlines = _count_lines(unit) if unit.is_range else 0
     return result
 
@@ -451,7 +453,8 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
     failure: Exception | None = None
     try:
         for res in results:
-            offset = line_offset.get(res.path, 0) if res.is_range else 0
+            # a file's first range starts at line 1 (also when the same file is given twice)
+            offset = line_offset.get(res.path, 0) if res.is_range and res.start > 0 else 0
             prov = prov or res.provenance
             writers[0].append(res.messages, provenance)
             writers[1].append(res.conversations, provenance)
