@@ -31,7 +31,7 @@ REPORT_CSS = (
     ".rp-code>summary{cursor:pointer;color:#555;font-size:.85em}"
     ".rp-error{background:#fff0f0;border-left:4px solid #D55E00}"
     ".rp-stderr{background:#fff8e6}"
-    ".rp-cell{margin:.6em 0}"
+    ".rp-cell{margin:.6em 0}.rp-html{overflow-x:auto}"
     + VIEWER_CSS
 )
 
