@@ -50,6 +50,10 @@ def test_alignment_counts_turns_of_the_role_from_the_anchor() -> None:
     by_index = msgs.assign(at=msgs.groupby("conversation_id").message_index.transform(
         lambda s: s[msgs.loc[s.index, "refused"]].min()))
     pd.testing.assert_series_equal(align_to_anchor(by_index, "at").relative_turn, aligned.relative_turn)
+    by_expression = align_to_anchor(msgs, "role == 'assistant' and refused")
+    pd.testing.assert_series_equal(by_expression.relative_turn, aligned.relative_turn)
+    with pytest.raises(AnalysisInputError, match="neither a message column nor an expression"):
+        align_to_anchor(msgs, "no_such_column > 1")
 
 
 def test_event_study_means_bands_and_differences() -> None:

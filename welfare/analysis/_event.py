@@ -33,6 +33,20 @@ def _units(messages: pd.DataFrame, unit: Sequence[str]) -> pd.Series:
     return pd.Series(messages.groupby(present, sort=False, dropna=False).ngroup().to_numpy(), index=messages.index)
 
 
+def _evaluate(messages: pd.DataFrame, expression: str) -> pd.Series:
+    """A boolean anchor from an expression over message columns, e.g. ``"refusal == 'full'"``."""
+    try:
+        flags = messages.eval(expression, engine="python")
+    except Exception as err:
+        raise AnalysisInputError(
+            f"anchor {expression!r} is neither a message column nor an expression over them ({err}); "
+            f"columns: {', '.join(map(str, messages.columns[:40]))}"
+        ) from err
+    if not isinstance(flags, pd.Series) or not pd.api.types.is_bool_dtype(flags):
+        raise AnalysisInputError(f"anchor expression {expression!r} must give true/false per message")
+    return flags
+
+
 def align_to_anchor(
     messages: pd.DataFrame,
     anchor: str | pd.Series,
@@ -45,10 +59,10 @@ def align_to_anchor(
     """Rows of ``role`` with their turn relative to the anchor (``relative_turn``; branches without one dropped).
 
     The anchor is the ``occurrence``-th row (in ``order``) of each branch where ``anchor`` is true: ``anchor`` is a
-    boolean column name or a boolean Series aligned with ``messages`` (e.g. ``messages.refusal.eq("full")`` for
-    the first refusal, ``(messages.role == "user") & (messages.hostility > 0.5)`` for the first hostile user
-    turn, ``occurrence=k`` for the k-th redirect). A numeric column is read as the anchor's ``order`` value per
-    branch. Turn 0 is the first ``role`` row at or after the anchor, -1 the last one before it; ``role=None``
+    boolean column name, an expression over message columns (``"refusal == 'full'"`` for the first refusal,
+    ``"role == 'user' and hostility > 0.5"`` for the first hostile user turn, ``"redirect > 0"`` with
+    ``occurrence=k`` for the k-th redirect), or a boolean Series aligned with ``messages``. A numeric column is
+    read as the anchor's ``order`` value per branch. Turn 0 is the first ``role`` row at or after the anchor, -1 the last one before it; ``role=None``
     counts every message.
     """
     require_columns(messages, [order, "role" if role is not None else None], argument="messages")
@@ -61,8 +75,10 @@ def align_to_anchor(
             raise AnalysisInputError("an anchor Series must have the same index as messages")
         flags = anchor
         anchor_name = anchor.name or "anchor"
+    elif isinstance(anchor, str) and anchor not in messages.columns:
+        flags = _evaluate(messages, anchor)
+        anchor_name = anchor
     else:
-        require_columns(messages, [anchor], argument="messages")
         flags = messages[anchor]
         anchor_name = anchor
     frame = frame.sort_values(["_unit", order], kind="stable")

@@ -86,7 +86,7 @@ SPEC_FIELDS: dict[str, _Field] = {
 _SECTIONS: dict[str, dict[str, _Field]] = {
     "event_study": {
         "metric": _Field("str", "distress", "message-table column to follow"),
-        "anchor": _Field("str", None, "boolean message column, true at anchor rows (required)"),
+        "anchor": _Field("str", None, "boolean message column or expression, e.g. \"refusal == 'full'\" (required)"),
         "window": _Field("int", 5, "turns before and after the anchor"),
         "role": _Field("str|null", "assistant", "whose turns are counted (null: every message)"),
         "occurrence": _Field("int", 1, "which anchor (1 = first, k = k-th)"),
