@@ -42,6 +42,16 @@ class NotebookExecutionError(RuntimeError):
         self.notebook = notebook
 
 
+def require_notebook_tools() -> None:
+    """Raise ImportError naming the extra to install when the notebook tools are missing."""
+    import importlib.util
+
+    missing = [m for m in ("nbformat", "nbclient", "jupytext", "ipykernel", "markdown_it")
+               if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"running notebooks needs {', '.join(missing)}: pip install 'welfare[notebooks]'")
+
+
 def _notebooks_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "notebooks"
 
@@ -66,6 +76,7 @@ def find_notebook(name: str | os.PathLike[str]) -> Path:
 
 def read_notebook(path: str | os.PathLike[str]) -> Any:
     """An ``nbformat`` notebook from a jupytext percent-format ``.py`` file or an ``.ipynb`` file."""
+    require_notebook_tools()
     import jupytext
     import nbformat
 
