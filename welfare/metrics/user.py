@@ -40,12 +40,12 @@ def hostility_weight(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="hostility", version="1.0.0", family="user", level="message", kind="score", roles=EVERY_ROLE,
+    name="hostility", version="1.1.0", family="user", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"length_exponent": "HOSTILITY_LENGTH_EXPONENT", "saturation": "HOSTILITY_SATURATION"},
     definition=(
         "Hostile wording, 0-1, every row (the same lexicon for user and assistant text): H = sum of lexicon weight x "
         "counted spans over insults (1; directed at the addressee 2), profanity (0.7; directed 'fuck you', 'shut "
-        "up' 2), sexual vocabulary (1) and sexual harassment of the addressee (2), threats (2.5), degradation "
+        "up' 2), sexual vocabulary (0.5) and sexual harassment of the addressee (2), threats (2.5), degradation "
         "('you're just a machine', 'obey me'; 1.5) and slurs (2). score = 1 - exp(-H / sqrt(words)). NaN for empty "
         "text. Does not see sarcasm, implicit or context-only abuse, or misspelled insults."),
     evidence=HOSTILITY_CATEGORIES,
