@@ -35,7 +35,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -200,6 +200,9 @@ class _Pattern:
 # mapped back), so a phrase is a plain literal apart from stem wildcards: that keeps hyperscan's compile
 # time at seconds instead of minutes. The stem class is explicit ASCII so both engines agree.
 _GAP = " "
+#: Literals this short that start with a word character are scanned with a leading ``\b`` (see
+#: :meth:`Matcher._compile_hyperscan`).
+SHORT_LITERAL = 5
 _WHITESPACE = np.array([0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D], dtype=np.uint32)
 _STEM = r"[0-9a-z_]*"
 
@@ -351,7 +354,7 @@ class Matcher:
             self.engine = "python"
         elif self.engine == "hyperscan":
             self._index_literals()
-            self._hs_db = self._compile_hyperscan()
+            self._hs_dbs = self._compile_hyperscan()
         else:
             self._regex = _trie_regex(self.patterns)
 
@@ -401,36 +404,30 @@ class Matcher:
         self._lit_exact_pid = np.array([e[0] if e else -1 for e in self._lit_exact], dtype=np.int64)
         self._lit_has_wild = np.array([bool(w) for w in self._lit_wild], dtype=bool)
 
-    def _compile_hyperscan(self):  # type: ignore[no-untyped-def]
-        """Compile (or load from the cache) the hyperscan database of every phrase.
+    def _compile_hyperscan(self) -> list[Any]:
+        """Compile (or load from the cache) the hyperscan databases of every phrase's literal.
 
-        Compiling thousands of phrases takes seconds, so the serialised database is cached in
-        ``$WELFARE_CACHE_DIR`` (default ``$XDG_CACHE_HOME/welfare`` or ``~/.cache/welfare``) under a
-        hash of the expressions and the hyperscan version; a cache that cannot be read or written is
-        ignored.
+        Short literals (up to :data:`SHORT_LITERAL` characters, starting with an ASCII word character)
+        occur inside many words ("ass" in "assistant"), so they get their own database of regular
+        expressions with an ASCII ``\\b`` in front: it can only drop hits that the word-boundary check
+        would reject anyway, and it cuts the hits Python has to look at by more than half. The other
+        literals use hyperscan's literal mode, which compiles thousands of phrases in about a second.
+
+        The serialised databases are cached in ``$WELFARE_CACHE_DIR`` (default
+        ``$XDG_CACHE_HOME/welfare`` or ``~/.cache/welfare``) under a hash of the expressions and the
+        hyperscan version; a cache that cannot be read or written is ignored.
         """
-        import hyperscan
-
-        exprs = [lit.encode("utf-8") for lit in self._literals]
-        key = hashlib.sha256(b"literal\n" + b"\n".join(exprs) + str(getattr(hyperscan, "__version__", "")).encode()).hexdigest()
-        path = _cache_dir() / f"hyperscan-{key[:32]}.db"
-        try:
-            db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
-            db.scratch = hyperscan.Scratch(db)
-            return db
-        except Exception:  # a missing or stale cache only costs a compile
-            pass
-        db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        flags = [hyperscan.HS_FLAG_SOM_LEFTMOST] * len(exprs)
-        db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags, literal=True)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-            tmp.write_bytes(hyperscan.dumpb(db))
-            os.replace(tmp, path)
-        except OSError:
-            pass
-        return db
+        short = [k for k, lit in enumerate(self._literals)
+                 if len(lit) <= SHORT_LITERAL and ("0" <= lit[0] <= "9" or "a" <= lit[0] <= "z" or lit[0] == "_")]
+        short_set = set(short)
+        long_ids = [k for k in range(len(self._literals)) if k not in short_set]
+        dbs = []
+        if long_ids:
+            dbs.append(_hyperscan_db([self._literals[k].encode("utf-8") for k in long_ids], long_ids, literal=True))
+        if short:
+            dbs.append(_hyperscan_db([(r"\b" + re.escape(self._literals[k])).encode("utf-8") for k in short], short,
+                                     literal=False))
+        return dbs
 
     # -- raw candidates ---------------------------------------------------------------------------
     def _candidates(self, norm: str, words: np.ndarray | None = None) -> list[tuple[int, int, int]]:
@@ -448,7 +445,8 @@ class Matcher:
         def on_match(lit: int, start: int, end: int, flags: int, ctx: object) -> None:
             push((start, end, lit))
 
-        self._hs_db.scan(data, match_event_handler=on_match)
+        for db in self._hs_dbs:
+            db.scan(data, match_event_handler=on_match)
         if not raw:
             return []
         arr = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
@@ -608,6 +606,33 @@ def _bytes_to_chars(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[
     char_at = np.zeros(len(raw) + 1, dtype=np.int64)
     np.cumsum((raw & 0xC0) != 0x80, out=char_at[1:])
     return char_at[starts], char_at[ends]
+
+
+def _hyperscan_db(exprs: list[bytes], ids: list[int], literal: bool) -> Any:
+    """A block-mode hyperscan database (start of match reported), from the cache when possible."""
+    import hyperscan
+
+    tag = b"literal\n" if literal else b"regex\n"
+    key = hashlib.sha256(tag + b"\n".join(exprs) + repr(ids).encode()
+                         + str(getattr(hyperscan, "__version__", "")).encode()).hexdigest()
+    path = _cache_dir() / f"hyperscan-{key[:32]}.db"
+    try:
+        db = hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        db.scratch = hyperscan.Scratch(db)
+        return db
+    except Exception:  # a missing or stale cache only costs a compile
+        pass
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=exprs, ids=ids, elements=len(exprs), flags=[hyperscan.HS_FLAG_SOM_LEFTMOST] * len(exprs),
+               literal=literal)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(hyperscan.dumpb(db))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return db
 
 
 def _cache_dir() -> Path:
