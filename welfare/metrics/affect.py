@@ -41,7 +41,7 @@ NEGATIVE_CATEGORIES = (
     "affect_neg_anger", "affect_neg_annoyance", "affect_neg_sadness", "affect_neg_fear", "affect_neg_nervousness",
     "affect_neg_disgust", "affect_neg_disappointment", "affect_neg_disapproval", "affect_neg_grief",
     "affect_neg_remorse", "affect_neg_embarrassment", "affect_neg_evaluative", "affect_neg_exclamation",
-    "affect_neg_informal",
+    "affect_neg_informal", "affect_neg_envy",
     "affect_neg_intensified", "affect_neg_diminished", "affect_neg_negated_positive", "affect_neg_topic",
     "affect_neg_negation_marker",
 )
@@ -120,12 +120,12 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
 
 
 @metric(
-    name="negative_affect", version="1.1.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="negative_affect", version="1.2.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "NEGATIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed negative affect, 0-1 (NaN for empty text). N = sum of lexicon weight x counted spans over the "
         "negative affect categories (anger, annoyance, sadness, fear, nervousness, disgust, disappointment, "
-        "disapproval, grief, remorse, embarrassment, negative evaluation, informal forms and emoji, negative topic "
+        "disapproval, grief, remorse, embarrassment, envy, negative evaluation, informal forms and emoji, negative topic "
         "words 0.3, negation markers 0.15; intensified 1.5, diminished 0.5, negated positive 0.8) plus directed "
         "insults, directed profanity, threats, degradation, slurs, first-person discomfort, negative state reports "
         "and apologies (weight 1 each) and bare insults and profanity (0.5); P = the same for positive affect. "
