@@ -89,6 +89,8 @@ def test_validate_fills_defaults_and_reports_bad_fields() -> None:
         validate_spec({"outcomes": ["x"], "event_study": True})
     with pytest.raises(SpecError, match="period"):
         validate_spec({"design": "before_after", "outcomes": ["x"]})
+    with pytest.raises(SpecError, match="covariates need design 'between' with method ols"):
+        validate_spec({"outcomes": ["x"], "covariates": ["model"]})
 
 
 def test_load_spec_names_the_file(tmp_path: Path) -> None:
@@ -173,3 +175,14 @@ def test_read_score_tables_classifies_tables(tmp_path: Path) -> None:
         read_score_tables([tmp_path / "missing.csv"])
     with pytest.raises(ValueError, match="no conversation table"):
         read_score_tables([tmp_path / "a.csv"])
+
+
+def test_before_after_and_audit_only_specs() -> None:
+    convs, _ = score_tables(5)
+    convs["distress_mean"] += np.where(convs.started_at >= "2026-02-02", 0.5, 0.0)
+    out = run_spec({"design": "before_after", "outcomes": ["distress_mean"], "rollout": "2026-02-02",
+                    "adjust": []}, convs)
+    row = out["effects"].iloc[0]
+    assert row.contrast == "after - before" and row.ci_low < 0.5 < row.ci_high
+    audit = run_spec({"design": "none", "policy_audit": True}, convs)
+    assert set(audit) == {"policy_audit"} and len(audit["policy_audit"]) == 5 * 2

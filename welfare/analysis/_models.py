@@ -242,6 +242,8 @@ def before_after(
     else:
         after = data[period].astype("float64")
         label = f"{period} is true"
+    absorbed = [col for col in adjust if user is not None and data.groupby(user)[col].nunique().max() <= 1]
+    adjust = [col for col in adjust if col not in absorbed]  # constant within user: the user effects hold them
     rows = []
     for name in outcomes:
         frame = pd.DataFrame({"y": numeric_outcome(data, name), "after": after.astype("float64")})
@@ -266,6 +268,8 @@ def before_after(
         fit = smf.ols("y ~ " + " + ".join(rhs), data=frame).fit(**fit_kwargs)
         low, high = fit.conf_int(alpha=1 - confidence).loc["after"]
         adjusted = ", ".join([*adjust, *([f"{user} fixed effects"] if user else [])]) or "nothing"
+        if absorbed:
+            adjusted += f" ({', '.join(absorbed)} constant within {user}: absorbed)"
         rows.append({"outcome": name, "contrast": "after - before", "estimate": fit.params["after"],
                      "se": fit.bse["after"], "ci_low": low, "ci_high": high, "p_value": fit.pvalues["after"],
                      "n_clusters": frame["cluster"].nunique() if cluster else np.nan, "n_obs": fit.nobs,

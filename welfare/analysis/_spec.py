@@ -169,6 +169,10 @@ def validate_spec(spec: Mapping[str, Any], *, source: str | None = None) -> dict
     if out["method"] not in _METHODS[design]:
         raise SpecError(f"method {out['method']!r} does not fit design {design!r}; choose one of "
                         f"{', '.join(_METHODS[design])}", field="method", source=source)
+    if out["covariates"] and (design != "between" or out["method"] not in ("ols", "mixed", "gee")):
+        raise SpecError(f"covariates need design 'between' with method ols, mixed or gee (found design {design!r}, "
+                        f"method {out['method']!r}); before_after adjusts through 'adjust'", field="covariates",
+                        source=source)
     if design != "none" and not out["outcomes"]:
         raise SpecError(f"design {design!r} needs at least one outcome column, e.g. outcomes: [distress_mean]",
                         field="outcomes", source=source)
