@@ -184,5 +184,9 @@ def test_before_after_and_audit_only_specs() -> None:
                     "adjust": []}, convs)
     row = out["effects"].iloc[0]
     assert row.contrast == "after - before" and row.ci_low < 0.5 < row.ci_high
+    refusal = run_spec({"design": "none", "survival": {"event": "turns_to_first_refusal"}, "control": "no_end_tool",
+                        "n_boot": 50}, convs)
+    assert refusal["cox"].contrast.tolist() == ["end_tool vs no_end_tool"]
+    assert refusal["cox"].estimate.iloc[0] > 0 and refusal["logrank"].p_value.notna().all()
     audit = run_spec({"design": "none", "policy_audit": True}, convs)
     assert set(audit) == {"policy_audit"} and len(audit["policy_audit"]) == 5 * 2

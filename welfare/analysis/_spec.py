@@ -369,9 +369,14 @@ def run_spec(
             out["cox"] = make_result([{"outcome": f"turns to {label}", "contrast": f"C({arm})", "n_obs": len(timed),
                                        "method": f"Cox PH not estimable: no events in {none}"}])
         else:
-            terms = [f"C({arm})", *sv["covariates"]]
-            out["cox"] = cox(timed, "duration", "observed", terms, cluster=spec["cluster"], **common)
-            out["cox"]["outcome"] = f"turns to {label}"
+            _, control = resolve_levels(timed, arm, spec["treatment"], spec["control"])
+            term = f"C({arm}, Treatment(reference={control!r}))"
+            result = cox(timed, "duration", "observed", [term, *sv["covariates"]], cluster=spec["cluster"], **common)
+            arm_rows = result["contrast"].str.startswith(term + "[T.")
+            result.loc[arm_rows, "contrast"] = (result.loc[arm_rows, "contrast"].str.slice(len(term) + 3, -1)
+                                                + f" vs {control}")
+            result["outcome"] = f"turns to {label}"
+            out["cox"] = result
     if spec["policy_audit"] is not None:
         pa = spec["policy_audit"]
         out["policy_audit"] = policy_audit(convs, by=pa["by"], ended_only=pa["ended_only"], **common)
