@@ -176,8 +176,11 @@ def execute_notebook(nb: Any, *, cwd: str | os.PathLike[str], timeout: int = 600
 
     client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                             resources={"metadata": {"path": os.fspath(cwd)}}, on_cell_executed=done)
+    # A non-interactive MPLBACKEND (e.g. Agg, common on servers and in CI) would keep the kernel
+    # from emitting figures, and the report would silently lose them: the kernel uses its inline one.
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
     try:
-        client.execute(cwd=os.fspath(cwd))
+        client.execute(cwd=os.fspath(cwd), env=env)
     except CellExecutionError as err:
         name = nb.metadata.get("welfare_source", "notebook")
         plain = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(err))  # terminal colours off for logs and the CLI
