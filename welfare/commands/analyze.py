@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from welfare.analysis import AnalysisInputError, analyze
-
 NAME = "analyze"
 HELP = "estimate intervention effects from score tables with an analysis spec (YAML/JSON); write CSV + LaTeX"
 DESCRIPTION = (
@@ -23,6 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from welfare.analysis import (  # heavy: imported when the command runs, not when the CLI starts
+        AnalysisInputError,
+        analyze,
+    )
+
     try:
         written = analyze(args.inputs, args.spec, args.output)
     except AnalysisInputError as err:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from welfare.report import run_demo
-
 NAME = "demo"
 HELP = "run the analysis report on the bundled synthetic sample (data/sample/)"
 
@@ -17,6 +15,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from welfare.report import run_demo  # heavy: imported when the command runs, not when the CLI starts
+
     try:
         result = run_demo(args.output, progress=not args.no_progress)
     except ValueError as err:  # ReportError and every input error say what, where and how to fix

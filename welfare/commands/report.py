@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from welfare.report import DEFAULT_NOTEBOOK, run_report
-
+DEFAULT_NOTEBOOK = "02_end_conversation_analysis"  # kept equal to welfare.report.DEFAULT_NOTEBOOK (tested)
 NAME = "report"
 HELP = "run the analysis notebook on logs: executed notebook, HTML, figures (PDF/PNG), tables (CSV/Parquet/LaTeX)"
 
@@ -22,6 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from welfare.report import run_report  # heavy: imported when the command runs, not when the CLI starts
+
     try:
         result = run_report(args.logs, args.output, spec=args.spec, notebook=args.notebook, timeout=args.timeout,
                             progress=not args.no_progress)

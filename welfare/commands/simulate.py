@@ -7,9 +7,6 @@ import sys
 
 import yaml
 
-import welfare.io
-from welfare.simulate import SimulationConfigError, default_config, iter_conversations, load_config, write_jsonl
-
 NAME = "simulate"
 HELP = "simulate conversations with known ground truth (synthetic: checks pipelines, never validates metrics)"
 
@@ -29,6 +26,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import welfare.io
+    from welfare.simulate import (  # heavy: imported when the command runs, not when the CLI starts
+        SimulationConfigError,
+        default_config,
+        iter_conversations,
+        load_config,
+        write_jsonl,
+    )
+
     overrides = {"seed": args.seed, "n_conversations": args.conversations,
                  "arms": tuple(args.arms) if args.arms else None}
     try:

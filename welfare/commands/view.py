@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from welfare.report import write_transcript_html
-
 NAME = "view"
 HELP = "write one conversation as an HTML page: branches, evidence highlighted by metric family, endings marked"
 
@@ -19,6 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from welfare.report import write_transcript_html  # heavy: imported when the command runs, not when the CLI starts
+
     path = write_transcript_html(args.logs, args.conversation_id, args.output, format=args.format,
                                  with_scores=not args.no_scores)
     print(path)
