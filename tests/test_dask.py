@@ -24,6 +24,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 def test_local_cluster_matches_one_process(tmp_path: Path, corpus: Path) -> None:
     pytest.importorskip("distributed")  # the extra is part of the dev install; the next test covers its absence
+    import pandas as pd
     from distributed import Client, LocalCluster
 
     import welfare.dask as wd
@@ -38,9 +39,15 @@ def test_local_cluster_matches_one_process(tmp_path: Path, corpus: Path) -> None
         assert on_dask.read_bytes() == one.read_bytes()
         assert conversations_path(on_dask).read_bytes() == conversations_path(one).read_bytes()
         assert prov["rows"] > 0
+        # the CLI flag, given the scheduler's address
+        from welfare.cli import main
+
+        via_cli = tmp_path / "cli.parquet"
+        assert main(["score", str(corpus), "-o", str(via_cli), "--metrics", ",".join(metrics), "--dask",
+                     cluster.scheduler_address]) == 0
+        assert pd.read_parquet(via_cli).equals(pd.read_parquet(one))
         # a bag of transcripts: same rows as scoring the file (row groups follow the bag's partitions)
         import dask.bag as db
-        import pandas as pd
 
         from welfare import load
 
@@ -52,7 +59,8 @@ def test_local_cluster_matches_one_process(tmp_path: Path, corpus: Path) -> None
                                       pd.read_parquet(conversations_path(one)))
 
 
-def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, corpus: Path) -> None:
+def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, corpus: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
     import welfare.dask as wd
 
     real_import = builtins.__import__
@@ -74,6 +82,10 @@ def test_missing_dask_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path:
         wd.score_dask(str(corpus), tmp_path / "out.parquet")
     assert isinstance(info.value, ImportError)
     assert not (tmp_path / "out.parquet").exists()
+    from welfare.cli import main
+
+    assert main(["score", str(corpus), "-o", str(tmp_path / "out.parquet"), "--dask", "tcp://127.0.0.1:1"]) == 2
+    assert "welfare[dask]" in capsys.readouterr().err
 
 
 def test_bad_scheduler_is_a_value_error(tmp_path: Path, corpus: Path) -> None:
