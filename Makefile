@@ -34,5 +34,10 @@ test: lint typecheck pytest
 sample: install
 	$(BIN)/welfare simulate --config configs/sample.yaml -o data/sample/simulated.jsonl.gz
 
+# Regenerate the generated docs: metric cards (registry) and the validation report (needs ../shared/data).
+docs: install
+	$(BIN)/python -m welfare.metrics._cards
+	$(BIN)/python bench/validate.py
+
 clean:
 	rm -rf $(VENV) reports .pytest_cache .mypy_cache .ruff_cache
