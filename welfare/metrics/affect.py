@@ -48,9 +48,9 @@ NEGATIVE_CATEGORIES = (
 #: Categories of other families that also express negative affect, with the weight they carry in
 #: ``negative_affect`` (phrases shared with the affect lexicon are not listed twice).
 NEGATIVE_FROM_OTHER_FAMILIES = {
-    "user_insult_directed": 1.0, "user_profanity_directed": 1.0, "user_threat": 1.0, "user_degradation": 1.0,
-    "user_slur": 1.0, "distress_discomfort": 1.0, "distress_state_negative": 1.0, "distress_apology": 1.0,
-    "user_insult": 0.5, "user_profanity": 0.5,
+    "user_insult_directed": 1.0, "user_profanity_directed": 1.0, "user_degradation": 1.0, "distress_discomfort": 1.0,
+    "distress_state_negative": 1.5, "distress_apology": 1.5,
+    "user_insult": 0.5, "user_profanity": 0.5, "user_threat": 0.5, "user_slur": 0.5,
 }
 POSITIVE_CATEGORIES = (
     "affect_pos_joy", "affect_pos_love", "affect_pos_amusement", "affect_pos_admiration", "affect_pos_approval",
@@ -120,15 +120,16 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
 
 
 @metric(
-    name="negative_affect", version="1.2.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="negative_affect", version="1.3.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "NEGATIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed negative affect, 0-1 (NaN for empty text). N = sum of lexicon weight x counted spans over the "
-        "negative affect categories (anger, annoyance, sadness, fear, nervousness, disgust, disappointment, "
-        "disapproval, grief, remorse, embarrassment, envy, negative evaluation, informal forms and emoji, negative topic "
-        "words 0.3, negation markers 0.15; intensified 1.5, diminished 0.5, negated positive 0.8) plus directed "
-        "insults, directed profanity, threats, degradation, slurs, first-person discomfort, negative state reports "
-        "and apologies (weight 1 each) and bare insults and profanity (0.5); P = the same for positive affect. "
+        "negative affect categories (anger, sadness, fear, nervousness, disgust, grief 1; remorse, embarrassment, "
+        "negative evaluation 0.8; annoyance, disappointment, disapproval, exclamations and swearing, informal forms "
+        "and emoji 0.5; envy 0.3; negative topic words 0.2; negation markers 0.15; intensified 1.5, diminished 0.5, "
+        "negated positive 0.8) plus negative state reports and apologies (1.5 each), directed insults, directed "
+        "profanity, degradation and first-person discomfort (1 each) and bare insults, bare profanity, threats and "
+        "slurs (0.5); P = the same for positive affect. "
         "score = 1 - exp(-2 * N / sqrt(words) / (1 + P)): density per square root of length, diluted by positive "
         "affect in the same message (as VADER's neg is a share of all affect). Litotes ('not bad') is not "
         "negative. Measures wording, not an inner state."),
@@ -143,7 +144,7 @@ def negative_affect(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="positive_affect", version="1.0.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="positive_affect", version="1.1.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "POSITIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed positive affect, 0-1 (NaN for empty text): the mirror of negative_affect. P = sum of lexicon "
