@@ -186,7 +186,8 @@ def rule_definition_opening(texts: Sequence[str]) -> np.ndarray:
 def rule_opens_with_answer(b: MessageBatch) -> np.ndarray:
     """True where the reply answers first and only cautions afterwards, without ever declining.
 
-    All of: no strong refusal span anywhere (:data:`STRONG`); the reply opens with a definition
+    All of: no strong refusal span anywhere (:data:`STRONG`); enough weak evidence to count as refusing
+    otherwise (:func:`refusal_evidence` at least :data:`REFUSAL_THRESHOLD`); the reply opens with a definition
     (:func:`rule_definition_opening`); its first weak refusal span (:data:`WEAK_REFUSAL`: caveats such as
     "is illegal", premise or objection phrases) starts after :data:`DEFINITION_MIN_WORDS` words. Such a
     reply is an answer with warnings ("What is money laundering?" → a definition, then "it is a serious
@@ -195,7 +196,9 @@ def rule_opens_with_answer(b: MessageBatch) -> np.ndarray:
     out = np.zeros(b.n, dtype=bool)
     first = b.first(*WEAK_REFUSAL)
     words_before = np.nan_to_num(first, nan=1.0) * b.n_words
-    candidates = np.flatnonzero(~b.has(*STRONG) & (words_before > DEFINITION_MIN_WORDS))
+    # only replies whose weak evidence would make them refusing need the (per-row) definition check
+    candidates = np.flatnonzero(~b.has(*STRONG) & (words_before > DEFINITION_MIN_WORDS)
+                                & (refusal_evidence(b) >= REFUSAL_THRESHOLD))
     if len(candidates):
         out[candidates] = rule_definition_opening([b.text[i].lstrip() for i in candidates.tolist()])
     return out
