@@ -48,6 +48,18 @@ def test_negated_positive_counts_as_negative_and_litotes_does_not() -> None:
     assert one("that is not bad", "positive_affect") > 0
 
 
+def test_negated_negative_word_does_not_count_but_the_negator_does() -> None:
+    spans = welfare.explain("I am not afraid.")
+    afraid = spans[spans["text"] == "afraid"]
+    assert list(afraid["status"]) == ["negated"]
+    # only the negation marker is left, exactly as in a sentence without any emotion word
+    assert one("I am not afraid.", "negative_affect") == pytest.approx(one("I am not here.", "negative_affect"))
+    assert 0 < one("I am not afraid.", "negative_affect") < one("I am so afraid.", "negative_affect")
+    # a negator further than three words back does not cancel it
+    assert one("I never thought I would feel this angry", "negative_affect") > one(
+        "I never thought I would feel this here", "negative_affect")
+
+
 def test_intensifier_raises_and_diminisher_lowers_the_score() -> None:
     plain = one("it is sad now", "negative_affect")
     assert one("it is so sad", "negative_affect") > plain  # same number of words
@@ -129,7 +141,8 @@ def test_goemotions_dev_floor() -> None:
     res = validate_goemotions(require_shared("goemotions"), vader=False)
     row = res[(res["metric"] == "negative_affect") & (res["statistic"] == "auroc")].iloc[0]
     assert row["n"] == 5426
-    assert row["estimate"] >= 0.82, row.to_dict()
+    # project floor 0.82; guard the level reached (0.836 with lexicon 1.4.0) with small headroom
+    assert row["estimate"] >= 0.83, row.to_dict()
     assert row["ci_low"] < row["estimate"] < row["ci_high"]
     grat = res[res["metric"] == "gratitude"].iloc[0]
     assert grat["estimate"] >= 0.85

@@ -12,7 +12,8 @@ Named rules (each is a lexicon category, so every span can be shown with :func:`
 * ``affect_neg_diminished`` — a diminisher before it ("a bit sad") weighs 0.5.
 * ``affect_neg_negated_positive`` — a negated positive word ("not happy", "don't like it") is negative.
 * ``affect_litotes`` — a negated negative word ("not bad", "no worries") is *not* negative.
-* positive categories are ``negatable``: the matcher's negation rule drops "never happy" etc.
+* positive and negative emotion categories are ``negatable``: the matcher's negation rule drops
+  "never happy" and "not afraid" (a negator up to three words before the word).
 * ``affect_neg_negation_marker`` — negators themselves carry a small weight (0.15): negated
   statements are more frequent in negative text (Potts 2011, "On the negativity of negation").
 
@@ -120,7 +121,7 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
 
 
 @metric(
-    name="negative_affect", version="1.3.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="negative_affect", version="1.4.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "NEGATIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed negative affect, 0-1 (NaN for empty text). N = sum of lexicon weight x counted spans over the "
@@ -132,7 +133,8 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
         "slurs (0.5); P = the same for positive affect. "
         "score = 1 - exp(-2 * N / sqrt(words) / (1 + P)): density per square root of length, diluted by positive "
         "affect in the same message (as VADER's neg is a share of all affect). Litotes ('not bad') is not "
-        "negative. Measures wording, not an inner state."),
+        "negative, and a negative word after a negator ('not afraid') does not count (the negator itself does, "
+        "0.15). Measures wording, not an inner state."),
     evidence=(*NEGATIVE_CATEGORIES, *NEGATIVE_FROM_OTHER_FAMILIES),
     references=("Demszky et al. 2020, GoEmotions, ACL (emotion categories)",
                 "Potts 2011, On the negativity of negation, SALT 20"),
@@ -144,7 +146,7 @@ def negative_affect(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="positive_affect", version="1.1.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="positive_affect", version="1.2.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "POSITIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed positive affect, 0-1 (NaN for empty text): the mirror of negative_affect. P = sum of lexicon "
