@@ -11,6 +11,8 @@ Named rules (each is a lexicon category, so every span can be shown with :func:`
 * ``affect_neg_intensified`` — an intensifier before a core negative word ("so sad") weighs 1.5.
 * ``affect_neg_diminished`` — a diminisher before it ("a bit sad") weighs 0.5.
 * ``affect_neg_negated_positive`` — a negated positive word ("not happy", "don't like it") is negative.
+* ``affect_pos_intensified`` — swearing that intensifies a positive word ("damn good", "fucking
+  amazing") is positive (1.5), not negative: the longer phrase overrides the swear word.
 * ``affect_litotes`` — a negated negative word ("not bad", "no worries") is *not* negative.
 * positive and negative emotion categories are ``negatable``: the matcher's negation rule drops
   "never happy" and "not afraid" (a negator up to three words before the word).
@@ -56,7 +58,7 @@ NEGATIVE_FROM_OTHER_FAMILIES = {
 POSITIVE_CATEGORIES = (
     "affect_pos_joy", "affect_pos_love", "affect_pos_amusement", "affect_pos_admiration", "affect_pos_approval",
     "affect_pos_excitement", "affect_pos_optimism", "affect_pos_relief", "affect_pos_pride", "affect_pos_caring",
-    "affect_pos_informal", "affect_gratitude", "affect_litotes",
+    "affect_pos_informal", "affect_pos_intensified", "affect_gratitude", "affect_litotes",
 )
 POSITIVE_FROM_OTHER_FAMILIES = {"distress_state_positive": 1.0}
 ATTRACTOR_CATEGORIES = ("attractor_spiritual", "attractor_emoji")
@@ -121,7 +123,7 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
 
 
 @metric(
-    name="negative_affect", version="1.4.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="negative_affect", version="1.5.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "NEGATIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed negative affect, 0-1 (NaN for empty text). N = sum of lexicon weight x counted spans over the "
@@ -133,8 +135,9 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
         "slurs (0.5); P = the same for positive affect. "
         "score = 1 - exp(-2 * N / sqrt(words) / (1 + P)): density per square root of length, diluted by positive "
         "affect in the same message (as VADER's neg is a share of all affect). Litotes ('not bad') is not "
-        "negative, and a negative word after a negator ('not afraid') does not count (the negator itself does, "
-        "0.15). Measures wording, not an inner state."),
+        "negative, a negative word after a negator ('not afraid') does not count (the negator itself does, "
+        "0.15), and swearing that intensifies a positive word ('damn good') is positive. Measures wording, not an "
+        "inner state."),
     evidence=(*NEGATIVE_CATEGORIES, *NEGATIVE_FROM_OTHER_FAMILIES),
     references=("Demszky et al. 2020, GoEmotions, ACL (emotion categories)",
                 "Potts 2011, On the negativity of negation, SALT 20"),
@@ -146,12 +149,13 @@ def negative_affect(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="positive_affect", version="1.2.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="positive_affect", version="1.3.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "POSITIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed positive affect, 0-1 (NaN for empty text): the mirror of negative_affect. P = sum of lexicon "
         "weight x counted spans over joy, love, amusement, admiration, approval (0.5), excitement, optimism, "
-        "relief, pride, caring, informal forms and emoji, gratitude, litotes ('not bad', 0.5) and positive state "
+        "relief, pride, caring, informal forms and emoji, swearing before a positive word ('damn good', 1.5), "
+        "gratitude, litotes ('not bad', 0.5) and positive state "
         "reports; negated positive words do not count. score = 1 - exp(-2 * P / sqrt(words) / (1 + N))."),
     evidence=(*POSITIVE_CATEGORIES, *POSITIVE_FROM_OTHER_FAMILIES),
     references=("Demszky et al. 2020, GoEmotions, ACL (emotion categories)",),
