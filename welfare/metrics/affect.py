@@ -123,7 +123,7 @@ def _polarity_score(own: np.ndarray, other: np.ndarray, b: MessageBatch) -> np.n
 
 
 @metric(
-    name="negative_affect", version="1.5.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="negative_affect", version="1.6.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "NEGATIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed negative affect, 0-1 (NaN for empty text). N = sum of lexicon weight x counted spans over the "
@@ -149,7 +149,7 @@ def negative_affect(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="positive_affect", version="1.3.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
+    name="positive_affect", version="1.4.0", family="affect", level="message", kind="score", roles=EVERY_ROLE,
     parameters={"saturation": "SATURATION", "other_family_weights": "POSITIVE_FROM_OTHER_FAMILIES"},
     definition=(
         "Expressed positive affect, 0-1 (NaN for empty text): the mirror of negative_affect. P = sum of lexicon "
