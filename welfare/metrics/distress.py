@@ -215,7 +215,7 @@ def looping(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="distress", version="1.0.0", family="distress", level="message", kind="score", roles=EVERY_ROLE,
+    name="distress", version="1.1.0", family="distress", level="message", kind="score", roles=EVERY_ROLE,
     depends=("negative_affect", "looping"), parameters={"weights": "DISTRESS_WEIGHTS"},
     definition=(
         "Composite APPARENT (expressed) distress, 0-1, every row: 0.30 negative_affect + 0.25 discomfort + 0.15 "
