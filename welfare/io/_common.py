@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from welfare.io._base import RecordError, iter_lines, logical_name, open_binary
-from welfare.io._json import decode_json
+from welfare.io._json import decode_json, dumps
 from welfare.transcript import Message, Transcript, TranscriptError
 
 __all__ = [
@@ -219,6 +219,18 @@ def open_text_out(out: str | os.PathLike[str]) -> IO[str]:
     if spath.endswith(".gz"):
         return io.TextIOWrapper(gzip.open(spath, "wb"), encoding="utf-8", newline="\n")
     return open(spath, "w", encoding="utf-8", newline="\n")
+
+
+def write_json_array(objects: Iterable[Any], out: str | os.PathLike[str]) -> int:
+    """Stream objects as a JSON array, one element per line (export files); returns how many."""
+    n = 0
+    with open_text_out(out) as fh:
+        fh.write("[")
+        for obj in objects:
+            fh.write(("," if n else "") + "\n" + dumps(obj))
+            n += 1
+        fh.write("\n]\n")
+    return n
 
 
 def _type(value: Any) -> str:

@@ -35,12 +35,11 @@ from welfare.io._common import (
     fail,
     iso_from_epoch,
     iter_json_records,
-    open_text_out,
     short,
     sub_dict,
     type_name,
+    write_json_array,
 )
-from welfare.io._json import dumps
 from welfare.transcript import Message, ToolCall, Transcript
 
 __all__ = ["read_chatgpt", "write_chatgpt"]
@@ -345,14 +344,7 @@ def write_chatgpt(transcripts: Iterable[Transcript], out: str | os.PathLike[str]
     Conversation metadata without a ChatGPT field (``condition``, ``user_id``, ...) is written under
     ``welfare_metadata`` and read back from there.
     """
-    n = 0
-    with open_text_out(out) as fh:
-        fh.write("[")
-        for t in transcripts:
-            fh.write(("," if n else "") + "\n" + dumps(conversation_to_chatgpt(t)))
-            n += 1
-        fh.write("\n]\n")
-    return n
+    return write_json_array((conversation_to_chatgpt(t) for t in transcripts), out)
 
 
 def _sniff(head: bytes, name: str) -> bool:

@@ -33,11 +33,10 @@ from welfare.io._common import (
     convert_records,
     fail,
     iter_json_records,
-    open_text_out,
     short,
     sub_dict,
+    write_json_array,
 )
-from welfare.io._json import dumps
 from welfare.transcript import Message, Transcript, TranscriptError
 
 __all__ = ["ROOT_SENTINEL", "read_claude", "write_claude"]
@@ -190,14 +189,7 @@ def conversation_to_claude(t: Transcript) -> dict[str, Any]:
 
 def write_claude(transcripts: Iterable[Transcript], out: str | os.PathLike[str]) -> int:
     """Write a Claude ``conversations.json`` array (streamed). Returns the number of conversations."""
-    n = 0
-    with open_text_out(out) as fh:
-        fh.write("[")
-        for t in transcripts:
-            fh.write(("," if n else "") + "\n" + dumps(conversation_to_claude(t)))
-            n += 1
-        fh.write("\n]\n")
-    return n
+    return write_json_array((conversation_to_claude(t) for t in transcripts), out)
 
 
 def _sniff(head: bytes, name: str) -> bool:
