@@ -340,6 +340,9 @@ class Matcher:
         self._pattern_cats = [np.array([self._cat_index[c] for c in p.categories], dtype=np.int64)
                               for p in self.patterns]
         self._n_cats = np.array([len(p.categories) for p in self.patterns], dtype=np.int64)
+        # the same category lists flattened, so the categories of many spans are one gather, not a Python loop
+        self._cat_flat = np.concatenate([np.zeros(0, np.int64), *self._pattern_cats])
+        self._cat_offset = np.concatenate([[0], np.cumsum(self._n_cats)[:-1]]).astype(np.int64)
         self._negatable = np.array([p.negatable for p in self.patterns], dtype=bool)
         self._by_text = {p.phrase: i for i, p in enumerate(self.patterns)}
         # wildcard phrases by their literal prefix (up to the first '*'), each with a greedy regex
@@ -430,14 +433,16 @@ class Matcher:
         return dbs
 
     # -- raw candidates ---------------------------------------------------------------------------
-    def _candidates(self, norm: str, words: np.ndarray | None = None) -> list[tuple[int, int, int]]:
-        """(start, end, pattern id) of leftmost-longest, boundary-valid matches in normalised text.
+    def _candidates(self, norm: str, words: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(starts, ends, pattern ids) of leftmost-longest, boundary-valid matches in normalised text.
 
         ``norm`` may hold many texts joined by :data:`SEPARATOR` (no phrase can cross it: phrases hold
         no control characters and it is not a word character). ``words`` is :func:`word_mask` of it.
+        Three int64 arrays in text order, so the caller works on whole arrays rather than per-hit tuples.
         """
         if self.engine == "python":
-            return [(m.start(), m.end(), self._pattern_id(m.group())) for m in self._regex.finditer(norm)]
+            found = [(m.start(), m.end(), self._pattern_id(m.group())) for m in self._regex.finditer(norm)]
+            return _as_columns(found)
         data = norm.encode("utf-8")
         raw = array("q")
         push = raw.extend
@@ -448,7 +453,7 @@ class Matcher:
         for db in self._hs_dbs:
             db.scan(data, match_event_handler=on_match)
         if not raw:
-            return []
+            return _as_columns([])
         arr = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
         s_, e_, lit = arr[:, 0], arr[:, 1], arr[:, 2]
         if len(data) != len(norm):
@@ -475,13 +480,17 @@ class Matcher:
             cp.append(np.asarray(wp, dtype=np.int64))
         starts, ends, pids = np.concatenate(cs), np.concatenate(ce), np.concatenate(cp)
         order = np.lexsort((pids < 0, -ends, starts))  # leftmost, then longest, then an exact phrase first
-        out: list[tuple[int, int, int]] = []
+        starts, ends, pids = starts[order], ends[order], pids[order]
+        chosen: list[int] = []
         pos = 0
-        for start, end, p in zip(starts[order].tolist(), ends[order].tolist(), pids[order].tolist(), strict=True):
+        for k, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             if start >= pos:  # the same phrase choice as the regex engine makes for this text
-                out.append((start, end, p if p >= 0 else self._pattern_id(norm[start:end])))
+                chosen.append(k)
                 pos = end
-        return out
+        starts, ends, pids = starts[chosen], ends[chosen], pids[chosen]
+        for k in np.flatnonzero(pids < 0).tolist():  # a wildcard phrase: which one is read from the matched text
+            pids[k] = self._pattern_id(norm[int(starts[k]):int(ends[k])])
+        return starts, ends, pids
 
     def _pattern_id(self, matched: str) -> int:
         pid = self._by_text.get(matched)
@@ -512,28 +521,22 @@ class Matcher:
         joined = SEPARATOR.join(texts)
         norm = normalize(joined)
         collapsed, kept, cps = _collapse(norm)
-        found = self._candidates(collapsed, word_mask(cps) if self.engine == "hyperscan" else None)
-        if not found:
+        pos, end_pos, pids = self._candidates(collapsed, word_mask(cps) if self.engine == "hyperscan" else None)
+        if not len(pos):
             return Scan.empty()
-        if kept is None:
-            cands = found
-        else:
-            arr = np.asarray(found, dtype=np.int64)
-            cands = list(zip(kept[arr[:, 0]].tolist(), (kept[arr[:, 1] - 1] + 1).tolist(), arr[:, 2].tolist(),
-                             strict=True))
-        pos = np.fromiter((c[0] for c in cands), dtype=np.int64, count=len(cands))
+        if kept is not None:  # offsets in the collapsed text -> offsets in the normalised text
+            pos, end_pos = kept[pos], kept[end_pos - 1] + 1
         text_no = np.searchsorted(starts, pos, side="right") - 1
         base = starts[text_no]
-        status = np.zeros(len(cands), dtype=np.int8)
-        pids = np.fromiter((c[2] for c in cands), dtype=np.int64, count=len(cands))
+        status = np.zeros(len(pos), dtype=np.int8)
         # only spans in texts with code/quote marks, or of negatable phrases, need the rules
-        with_marks = {t: _MARKS.search(texts[t]) is not None for t in np.unique(text_no).tolist()}
-        marked = np.fromiter((with_marks[t] for t in text_no.tolist()), dtype=bool, count=len(cands))
-        todo = np.flatnonzero(marked | self._negatable[pids])
+        with_marks = np.zeros(len(texts), dtype=bool)
+        for t in np.unique(text_no).tolist():
+            with_marks[t] = _MARKS.search(texts[t]) is not None
+        todo = np.flatnonzero(with_marks[text_no] | self._negatable[pids])
         current, code, quoted, offset = -1, [], [], 0
-        for k in todo.tolist():
-            start, end, pid = cands[k]
-            t = int(text_no[k])
+        for k, start, end, pid, t in zip(todo.tolist(), pos[todo].tolist(), end_pos[todo].tolist(),
+                                         pids[todo].tolist(), text_no[todo].tolist(), strict=True):
             if t != current:
                 current, offset = t, int(starts[t])
                 code = rule_code(texts[t]) if with_marks[t] else []
@@ -548,7 +551,7 @@ class Matcher:
         return Scan(
             text=text_no,
             start=pos - base,
-            end=np.fromiter((c[1] for c in cands), dtype=np.int64, count=len(cands)) - base,
+            end=end_pos - base,
             pattern=pids,
             status=status,
         )
@@ -586,9 +589,12 @@ class Matcher:
         pids = sc.pattern[keep]
         per = self._n_cats[pids]
         rows = np.repeat(sc.text[keep], per)
-        cats = np.concatenate([self._pattern_cats[p] for p in pids]) if len(pids) else np.zeros(0, np.int64)
+        # each span's categories in pattern order: its pattern's slice of the flattened lists
+        within = np.arange(len(rows), dtype=np.int64) - np.repeat(np.cumsum(per) - per, per)
+        cats = self._cat_flat[np.repeat(self._cat_offset[pids], per) + within]
         np.add.at(counts, (rows, cats), 1)
-        lengths = np.fromiter((len(texts[i]) for i in sc.text[keep]), dtype=float, count=len(pids))
+        text_len = np.fromiter((len(t) for t in texts), dtype=float, count=n)
+        lengths = text_len[sc.text[keep]]
         rel = np.repeat(sc.start[keep] / lengths, per)
         np.fmin.at(first, (rows, cats), rel)
         return counts, first
@@ -598,6 +604,12 @@ class Matcher:
             return self._cat_index[category]
         except KeyError:
             raise KeyError(f"unknown lexicon category {category!r}; known: {', '.join(self.categories)}") from None
+
+
+def _as_columns(found: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, end, pattern id) tuples as three int64 arrays."""
+    arr = np.asarray(found, dtype=np.int64).reshape(-1, 3)
+    return arr[:, 0].copy(), arr[:, 1].copy(), arr[:, 2].copy()
 
 
 def _bytes_to_chars(data: bytes, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
