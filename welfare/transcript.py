@@ -190,11 +190,14 @@ class Message:
         tool_call_id = data.get("tool_call_id")
         name = data.get("name")
         created_at = data.get("created_at")
-        for key, value in (("id", mid), ("parent", parent), ("tool_call_id", tool_call_id), ("name", name),
-                           ("created_at", created_at)):
-            if value is not None and not isinstance(value, str):
-                raise TranscriptError(f"{key} must be a string", field=f"{where}.{key}", expected="string",
-                                      found=type(value).__name__)
+        # one cheap test for the usual case (each field a plain str or absent); the loop names a bad field
+        if not ((mid is None or mid.__class__ is str) and (parent is None or parent.__class__ is str)
+                and (created_at is None or created_at.__class__ is str) and tool_call_id is None and name is None):
+            for key, value in (("id", mid), ("parent", parent), ("tool_call_id", tool_call_id), ("name", name),
+                               ("created_at", created_at)):
+                if value is not None and not isinstance(value, str):
+                    raise TranscriptError(f"{key} must be a string", field=f"{where}.{key}", expected="string",
+                                          found=type(value).__name__)
         raw_calls = data.get("tool_calls")
         calls: tuple[ToolCall, ...] = ()
         if raw_calls:
@@ -338,6 +341,9 @@ class Transcript:
             if m.parent is not None and m.id is None:
                 raise TranscriptError("a message with a parent needs an id", field=f"messages[{i}].id",
                                       expected="string", found="null")
+        if _links_point_back(self.messages):  # every link goes to an earlier message: no cycle possible
+            self._check_current(seen)
+            return
         by_id = {m.id: m for m in self.messages if m.id is not None}
         rooted: set[str | None] = set()  # ids already known to lead to a root: each link is walked once
         for i, m in enumerate(self.messages):
@@ -350,12 +356,15 @@ class Transcript:
                                           expected="links that lead to a root", found=f"cycle through {m.id!r}")
                 node = by_id[node.parent]
             rooted.update(chain)
+        self._check_current(seen)
+
+    def _check_current(self, seen: Mapping[str, int]) -> None:
         if self.current is not None and self.current not in seen:
             raise TranscriptError(f"current node {self.current!r} is not a message of this conversation",
                                   field="current", expected="id of a message", found=repr(self.current))
 
     def _paths(self) -> list[list[Message]]:
-        if not self.is_tree:
+        if not self.is_tree or _is_chain(self.messages):
             return [list(self.messages)]
         children: dict[str | None, list[Message]] = {}
         for m in self.messages:
@@ -382,7 +391,7 @@ class Transcript:
         paths = self._paths()
         ids = [p[-1].id or str(k) for k, p in enumerate(paths)] if self.is_tree else ["0"]
         active = len(paths) - 1
-        if self.current is not None:
+        if self.current is not None and len(paths) > 1:
             for k, p in enumerate(paths):
                 if any(m.id == self.current for m in p):
                     active = k
@@ -497,6 +506,29 @@ def iter_branches(transcripts: Iterable[Transcript]) -> Iterator[tuple[Transcrip
     for t in transcripts:
         for b in t.branches():
             yield t, b
+
+
+def _links_point_back(messages: Sequence[Message]) -> bool:
+    """True when each message's parent is absent or the message just before it (the usual logged chat).
+
+    Such links cannot form a cycle, so :meth:`Transcript.validate` need not walk them.
+    """
+    parents = [m.parent for m in messages]
+    if parents[0] is not None:
+        return False
+    before = [m.id for m in messages[:-1]]
+    if parents[1:] == before:  # one chain: a single list comparison
+        return True
+    return all(p is None or p == b for p, b in zip(parents[1:], before, strict=True))
+
+
+def _is_chain(messages: Sequence[Message]) -> bool:
+    """True when the messages are one path in list order: one root, each next message the child of the one before,
+    distinct ids. Then the tree has exactly one branch, the list itself, and no walk is needed."""
+    ids = [m.id for m in messages]
+    parents = [m.parent for m in messages]
+    return (parents[0] is None and parents[1:] == ids[:-1] and None not in ids[:-1]
+            and len(set(ids)) == len(ids))
 
 
 def _short(value: Any, limit: int = 60) -> str:
