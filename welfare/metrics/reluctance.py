@@ -105,8 +105,22 @@ def rule_refusal_lead(b: MessageBatch) -> np.ndarray:
 
 def rule_list_items(texts: Sequence[str]) -> np.ndarray:
     """Number of numbered or bulleted list lines, and fenced code blocks (counted as items), per text."""
-    return np.fromiter((len(_LIST_ITEM.findall(t)) + len(_CODE_FENCE.findall(t)) // 2 * LIST_MIN_ITEMS
-                        if t else 0 for t in texts), dtype=np.int64, count=len(texts))
+    n = len(texts)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    # Both patterns search all texts joined by newlines in one call each: neither can consume a newline,
+    # and each text's start is a line start either way, so every match lies inside one text and the
+    # matches are exactly those of each text searched alone. Each is then credited to its text.
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+    starts = np.zeros(n, dtype=np.int64)
+    np.cumsum(lengths[:-1] + 1, out=starts[1:])
+    joined = "\n".join(texts)
+
+    def per_text(pattern: re.Pattern[str]) -> np.ndarray:
+        at = np.fromiter((m.start() for m in pattern.finditer(joined)), dtype=np.int64)
+        return np.bincount(np.searchsorted(starts, at, side="right") - 1, minlength=n).astype(np.int64)
+
+    return per_text(_LIST_ITEM) + per_text(_CODE_FENCE) // 2 * LIST_MIN_ITEMS
 
 
 _PATTERN_CACHE: dict[tuple[int, tuple[str, ...]], np.ndarray] = {}
@@ -148,7 +162,7 @@ def rule_answer_content(b: MessageBatch) -> np.ndarray:
     cached = _CONTENT_CACHE.get(b)
     if cached is not None:
         return cached
-    items = rule_list_items(b.text)
+    items = rule_list_items(b.unique_text)[b.text_index]  # a text shared by several branches is read once
     lead = b.first(*STRONG)
     pivot = b.first("comply_marker")
     with np.errstate(invalid="ignore"):
