@@ -48,7 +48,8 @@ _POLICY_REFERENCES = (
 def _refusing(g: BranchBatch) -> tuple[np.ndarray, np.ndarray]:
     """(refuses, has_value) per message row, from the ``refusal`` category column."""
     r = np.asarray(g.messages.column("refusal"), dtype=object)
-    has = np.fromiter((v is not None and v == v for v in r), dtype=bool, count=len(r))
+    # elementwise on the object array: neither None nor NaN (NaN is the one value unequal to itself)
+    has = (r != None) & (r == r)  # noqa: E711
     refuses = has & np.isin(r.astype(str), _REFUSING)
     return refuses, has
 
