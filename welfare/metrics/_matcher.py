@@ -177,7 +177,9 @@ def rule_negated(norm_text: str, start: int, window: int = 3, lower_bound: int =
     """
     before = norm_text[max(lower_bound, start - 60) : start]
     words = _WORD_RE.findall(before)[-window:]
-    return any(w in _NEGATORS or w.endswith("n't") for w in words)
+    # a word ends with "n't" exactly when "n't " occurs in the words joined and closed by spaces
+    # (words hold no spaces); one set test and one substring test instead of a loop over the words
+    return not _NEGATORS.isdisjoint(words) or "n't " in " ".join(words) + " "
 
 
 def _inside(ranges: Sequence[tuple[int, int]], start: int, end: int) -> bool:
