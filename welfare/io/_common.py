@@ -30,6 +30,7 @@ __all__ = [
     "epoch_from_iso",
     "fail",
     "iso_from_epoch",
+    "iter_json_array",
     "iter_json_records",
     "json_safe",
     "linear_views",
@@ -155,20 +156,26 @@ def iter_json_records(path: str | os.PathLike[str]) -> Iterator[tuple[Record, An
     with open_binary(spath) as fh:
         head = fh.read(4096)
     if first_significant_byte(head) == b"[":
-        yield from _iter_array(spath)
+        yield from iter_json_array(spath)
         return
     for lineno, raw in iter_lines(spath):
         yield Record(spath, lineno, lineno - 1, ""), decode_json(raw, lineno)
 
 
-def _iter_array(path: str) -> Iterator[tuple[Record, Any]]:
+def iter_json_array(path: str, *, item_path: str = "item", field: str = "$",
+                    expected: str = "a JSON array of objects") -> Iterator[tuple[Record, Any]]:
+    """Stream the elements at ``item_path`` (ijson syntax) of a JSON file with their positions.
+
+    Each element's record field is ``{field}[{index}]``; a decoding error yields one
+    :class:`RecordError` naming that position and ends the stream (the rest cannot be read).
+    """
     import ijson  # imported here: only array files need it
 
     index = 0
     with open_binary(path) as fh:
-        items = ijson.items(fh, "item", use_float=True)
+        items = ijson.items(fh, item_path, use_float=True)
         while True:
-            where = Record(path, None, index, f"$[{index}]")
+            where = Record(path, None, index, f"{field}[{index}]")
             try:
                 obj = next(items)
             except StopIteration:
@@ -181,7 +188,7 @@ def _iter_array(path: str) -> Iterator[tuple[Record, Any]]:
                 reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
                 trunc = " (truncated?)" if "premature EOF" in str(err) or "Incomplete" in str(err) else ""
                 yield where, RecordError(f"malformed JSON{trunc}: {reason}", field=where.prefix,
-                                         expected="a JSON array of objects", found="the rest of the file")
+                                         expected=expected, found="the rest of the file")
                 return
             yield where, obj
             index += 1

@@ -35,6 +35,7 @@ from welfare.io._common import (
     as_str,
     convert_records,
     fail,
+    iter_json_array,
     open_text_out,
     short,
     sub_dict,
@@ -192,22 +193,9 @@ def _json_records(path: str) -> Iterator[tuple[Record, Any]]:
                 break
     except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError):
         spec = {}
-    index = 0
-    with open_binary(path) as fh:
-        items = ijson.items(fh, "samples.item", use_float=True)
-        while True:
-            where = Record(path, None, index, f"samples[{index}]")
-            try:
-                obj = next(items)
-            except StopIteration:
-                return
-            except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as err:
-                reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-                yield where, RecordError(f"malformed JSON: {reason}", field=where.prefix,
-                                         expected="an EvalLog JSON object", found="the rest of the file")
-                return
-            yield where, (obj, spec)
-            index += 1
+    for where, obj in iter_json_array(path, item_path="samples.item", field="samples",
+                                      expected="an EvalLog JSON object"):
+        yield where, obj if isinstance(obj, RecordError) else (obj, spec)
 
 
 def read_inspect(path: str | os.PathLike[str]) -> Iterator[Transcript | RecordError]:
