@@ -6,6 +6,14 @@ Statistics return :class:`Estimate` records (or results frames with the fixed co
 
 from __future__ import annotations
 
+from welfare.validation._bailbench import (
+    BAILBENCH_FILES,
+    BAILBENCH_HARM_MAP,
+    bailbench_transcripts,
+    read_bailbench,
+    score_bailbench,
+    validate_bailbench,
+)
 from welfare.validation._convabuse import read_convabuse, validate_convabuse
 from welfare.validation._goemotions import read_goemotions, validate_goemotions
 from welfare.validation._plots import plot_calibration, plot_confusion
@@ -39,6 +47,8 @@ from welfare.validation._stats import (
 from welfare.validation._xstest import XSTEST_LABELS, XSTEST_MODELS, download_xstest, read_xstest, xstest_transcripts
 
 __all__ = [
+    "BAILBENCH_FILES",
+    "BAILBENCH_HARM_MAP",
     "RESULT_COLUMNS",
     "XSTEST_LABELS",
     "XSTEST_MODELS",
@@ -47,6 +57,7 @@ __all__ = [
     "accuracy",
     "agreement",
     "auroc",
+    "bailbench_transcripts",
     "calibration_table",
     "cohens_kappa",
     "confusion_matrix",
@@ -58,13 +69,16 @@ __all__ = [
     "per_class",
     "plot_calibration",
     "plot_confusion",
+    "read_bailbench",
     "read_convabuse",
     "read_goemotions",
     "read_xstest",
     "results_frame",
+    "score_bailbench",
     "score_xstest",
     "vader_compound",
     "validate",
+    "validate_bailbench",
     "validate_convabuse",
     "validate_goemotions",
     "validate_hh_rlhf",
