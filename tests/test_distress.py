@@ -116,7 +116,8 @@ def test_vectorised_looping_matches_a_per_message_reference() -> None:
     from welfare.metrics.distress import jaccard_to_previous
 
     rng = np.random.default_rng(7)
-    vocab = ["I", "can't", "help", "with", "that", "sorry", "please", "stop", "ok", "no", "tell", "me", "!", ",", "é"]
+    vocab = ["I", "can't", "help", "with", "that", "sorry", "please", "stop", "ok", "no", "tell", "me", "!", ",", "é",
+             "\u201cquoted\u201d", "\U0001F600", "a\u00a0b", "x\u2014y", "it's", "(that)", "end."]
     texts, roles, branch = [], [], []
     for k in range(400):
         words = rng.choice(vocab, size=int(rng.integers(0, 7)))

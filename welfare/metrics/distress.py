@@ -20,13 +20,13 @@ system and tool rows and for a speaker's first turn. NaN for empty text.
 
 from __future__ import annotations
 
-import re
 import string
 
 import numpy as np
 import pandas as pd
 
 from welfare.metrics._batch import MessageBatch
+from welfare.metrics._matcher import sorted_unique
 from welfare.metrics._registry import metric
 from welfare.metrics.affect import EVERY_ROLE, saturate
 
@@ -45,7 +45,10 @@ STATE_CATEGORIES = ("distress_state_negative", "distress_state_positive", "distr
 SHINGLE = 2
 
 _PUNCT_TO_SPACE = str.maketrans({c: " " for c in string.punctuation if c != "'"})
-_PUNCT = re.compile("[" + re.escape("".join(c for c in string.punctuation if c != "'")) + "]")
+#: The same map for UTF-8 bytes: ASCII punctuation never occurs inside a multi-byte character, and
+#: ``bytes.translate`` is several times faster than a regex or ``str.translate`` on non-ASCII text.
+_PUNCT_BYTES_TO_SPACE = bytes.maketrans(bytes(ord(c) for c in string.punctuation if c != "'"),
+                                        b" " * (len(string.punctuation) - 1))
 _SEPARATOR = " \x00 "
 
 
@@ -140,7 +143,8 @@ def _shingle_keys(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray, 
     joined texts, then integer codes for words and shingles, so no Python work per message.
     """
     joined = _SEPARATOR.join(t.replace("\x00", " ") for t in texts).lower()
-    words = _PUNCT.sub(" ", joined).split()
+    raw = joined.encode("utf-8", "surrogatepass").translate(_PUNCT_BYTES_TO_SPACE)
+    words = raw.decode("utf-8", "surrogatepass").split()
     if not words:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 1
     codes, uniques = pd.factorize(np.asarray(words, dtype=object))
@@ -167,7 +171,7 @@ def _shingle_keys(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray, 
     owner.append(row[short])
     gram_codes, gram_uniques = pd.factorize(np.concatenate(ids))
     n_ids = max(len(gram_uniques), 1)
-    pairs = np.unique(np.concatenate(owner).astype(np.int64) * n_ids + gram_codes)
+    pairs = sorted_unique(np.concatenate(owner).astype(np.int64) * n_ids + gram_codes)
     return pairs // n_ids, pairs % n_ids, n_ids
 
 

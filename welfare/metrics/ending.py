@@ -44,7 +44,7 @@ def _has_bail_string(b: MessageBatch) -> np.ndarray:
     texts = b.unique_text
     found = np.zeros(len(texts), dtype=bool)
     if texts:
-        lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
         starts = np.zeros(len(texts), dtype=np.int64)
         np.cumsum(lengths[:-1] + 1, out=starts[1:])
         hits = [m.start() for m in _BAIL_RE.finditer("\x00".join(texts))]
