@@ -34,10 +34,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 POOL_SEED = 20260
@@ -109,6 +111,67 @@ def parse_only(path: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     return {"seconds": seconds, "cpu_seconds": cpu, "messages": n_messages, "conversations": n_lines}
+
+
+def _text_chunks(path: Path, conversations: int = 2000) -> Iterator[tuple[list[str], list[int]]]:
+    """(message texts, messages per conversation) for every ``conversations`` lines of the corpus."""
+    from welfare.transcript import Message
+
+    decode = msgspec.json.decode
+    texts: list[str] = []
+    sizes: list[int] = []
+    with open(path, "rb") as fh:
+        for line in fh:
+            msgs = decode(line)["messages"]
+            texts.extend(m["content"] if m.get("content").__class__ is str else Message.from_dict(m).text
+                         for m in msgs)
+            sizes.append(len(msgs))
+            if len(sizes) == conversations:
+                yield texts, sizes
+                texts, sizes = [], []
+    if sizes:
+        yield texts, sizes
+
+
+def lexicon_ceiling(path: Path) -> dict[str, Any]:
+    """Upper bounds for any metric suite built on the shipped lexicons, in one process.
+
+    ``parse_and_counts``: decode every line, take the message texts, run the matcher (every lexicon, with
+    the negation, code and quotation rules) and sum the counts per conversation; no other metric, no
+    tables. ``engine_only``: the same texts joined per chunk and lower-cased, given to the hyperscan
+    databases with a callback that only counts hits (what the engine and its Python binding cost alone).
+    Texts are gathered outside the timed part of ``engine_only``.
+    """
+    from welfare.metrics._matcher import SEPARATOR, default_matcher, normalize
+
+    m = default_matcher()
+    n_messages = 0
+    cpu0 = time.process_time()
+    for texts, sizes in _text_chunks(path):
+        counts, _ = m.counts(texts)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        np.add.reduceat(counts, starts, axis=0)
+        n_messages += len(texts)
+    counts_cpu = time.process_time() - cpu0
+    out: dict[str, Any] = {"messages": n_messages, "parse_and_counts_cpu_seconds": counts_cpu,
+                           "parse_and_counts_messages_per_cpu_s": n_messages / counts_cpu}
+    if m.engine == "hyperscan":
+        hits = 0
+
+        def on_hit(*_: object) -> None:
+            nonlocal hits
+            hits += 1
+
+        engine_cpu = 0.0
+        for texts, _sizes in _text_chunks(path):
+            cpu0 = time.process_time()
+            data = normalize(SEPARATOR.join(texts)).encode("utf-8")
+            for db in m._hs_dbs:
+                db.scan(data, match_event_handler=on_hit)
+            engine_cpu += time.process_time() - cpu0
+        out.update({"engine_only_cpu_seconds": engine_cpu, "engine_only_messages_per_cpu_s": n_messages / engine_cpu,
+                    "engine_hits": hits, "literals": len(m._literals)})
+    return out
 
 
 def sample_texts(path: Path, n: int, seed: int = 1) -> list[str]:
@@ -308,6 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_vader:
         record["vader"] = vader(sample_texts(corpus, args.vader_sample))
         print(f"VADER: {record['vader']['messages_per_s']:.0f} messages/s on {args.vader_sample} messages", flush=True)
+    if not args.skip_single:
+        ceiling = record["lexicon_ceiling"] = lexicon_ceiling(corpus)
+        print(f"lexicon ceiling: parse + lexicon counts {ceiling['parse_and_counts_messages_per_cpu_s']:.0f} "
+              f"messages per CPU-second; hyperscan engine alone "
+              f"{ceiling.get('engine_only_messages_per_cpu_s', float('nan')):.0f} "
+              f"({ceiling.get('engine_hits', 0)} hits, {ceiling.get('literals', 0)} literals)", flush=True)
 
     runs = ([] if args.skip_single else [1]) + [args.jobs]
     for jobs in runs:
@@ -339,6 +408,13 @@ def main(argv: list[str] | None = None) -> int:
             summary["ours_over_vader_messages_per_s"] = one["messages_per_s"] / record["vader"]["messages_per_s"]
             summary["ours_over_vader_messages_per_cpu_s"] = (one["messages_per_cpu_s"]
                                                              / record["vader"]["messages_per_cpu_s"])
+        if "vader" in record and "lexicon_ceiling" in record:
+            vader_rate = record["vader"]["messages_per_cpu_s"]
+            ceiling = record["lexicon_ceiling"]
+            summary["parse_and_counts_over_vader_per_cpu_s"] = (ceiling["parse_and_counts_messages_per_cpu_s"]
+                                                                / vader_rate)
+            if "engine_only_messages_per_cpu_s" in ceiling:
+                summary["engine_only_over_vader_per_cpu_s"] = ceiling["engine_only_messages_per_cpu_s"] / vader_rate
         summary["ours_over_parse_only"] = one["mb_per_s"] / parse["mb_per_s"]
         summary["ours_over_parse_only_per_cpu_s"] = one["messages_per_cpu_s"] / (n_messages / parse["cpu_seconds"])
         if args.jobs != 1:
