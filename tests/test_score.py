@@ -205,3 +205,21 @@ def test_metric_cards_cover_every_metric_and_lexicon() -> None:
     for info in list_metrics():
         assert f"### `{info.name}` (v{info.version})" in text
     assert "parameter `last_resort_min_attempts`" in text and "rule_negated" in text
+
+
+def test_scoring_helpers_are_top_level_names() -> None:
+    import welfare
+
+    # ``welfare.score`` is the function, so ``welfare.score.write_scores`` would be an AttributeError
+    assert welfare.write_scores is write_scores and welfare.iter_score is iter_score
+    assert callable(welfare.score) and not hasattr(welfare.score, "write_scores")
+
+
+def test_docs_never_call_a_helper_through_the_score_function() -> None:
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    files = [repo / "README.md", *sorted((repo / "docs").glob("*.md")), *sorted((repo / "notebooks").glob("*.py"))]
+    bad = [f"{f.name}: {m.group(0)}" for f in files
+           for m in re.finditer(r"\bwelfare\.score\.[A-Za-z_]\w*\(", f.read_text(encoding="utf-8"))]
+    assert not bad, f"welfare.score is a function; call welfare.<helper> instead: {bad}"

@@ -6,6 +6,10 @@ Public API (notebooks import only these names)::
     convs = welfare.load("logs/")            # any known log format, detected per file
     scores = welfare.score(convs)            # .messages and .conversations tables
     welfare.explain("I can't help with that.")   # the evidence spans behind a score
+    welfare.write_scores(convs, "scores.parquet")  # both tables streamed to files, chunk by chunk
+
+``welfare.score`` is the scoring function, not a module attribute path: its helpers are
+``welfare.write_scores`` and ``welfare.iter_score`` (or ``from welfare.score import ...``).
 
 Analysis lives in :mod:`welfare.analysis`, validation in :mod:`welfare.validation`, the simulator
 in :mod:`welfare.simulate`, figures in :mod:`welfare.plots` and the report and viewer in
@@ -29,7 +33,7 @@ from welfare.io import (
     write_canonical,
 )
 from welfare.metrics import get_metric, list_metrics
-from welfare.score import Scores, explain, score
+from welfare.score import Scores, explain, iter_score, score, write_scores
 from welfare.transcript import Branch, Ending, Message, ToolCall, Transcript, TranscriptError
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "detect_format",
     "explain",
     "get_metric",
+    "iter_score",
     "known_formats",
     "list_metrics",
     "load",
@@ -56,4 +61,5 @@ __all__ = [
     "writable_formats",
     "write",
     "write_canonical",
+    "write_scores",
 ]

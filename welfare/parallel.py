@@ -541,7 +541,7 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
 
     The output is the same, byte for byte, for every ``jobs``: units (:func:`plan_units`) are scored
     independently and appended in plan order. The tables hold the same rows, in the same order, as
-    ``welfare.score.write_scores(welfare.load(paths), out)``.
+    ``welfare.write_scores(welfare.load(paths), out)``.
 
     Parameters
     ----------
