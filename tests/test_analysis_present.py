@@ -95,3 +95,112 @@ def test_figures_create_axes_when_none_given_and_reject_wrong_input(data: tuple[
     plt.close(ax.figure)
     with pytest.raises(AnalysisInputError, match="no column"):
         survival_plot(compare_arms(convs, "distress_mean", "condition", method="welch"))
+
+
+def _effects_on_three_scales() -> pd.DataFrame:
+    """Two contrasts on three outcomes of very different scales, and one outcome without any estimate."""
+    rows = []
+    for outcome, scale in (("distress_burden", 4.0), ("distress_mean", 0.01), ("longest_refusal_streak", 0.5)):
+        for k, contrast in enumerate(("early - none", "late - none")):
+            est = scale * (k - 0.7)
+            rows.append({"outcome": outcome, "contrast": contrast, "estimate": est, "ci_low": est - scale / 3,
+                         "ci_high": est + scale / 4})
+    rows += [{"outcome": "redirects_before_ending", "contrast": c, "estimate": np.nan, "ci_low": np.nan,
+              "ci_high": np.nan} for c in ("early - none", "late - none")]
+    return make_result(rows)
+
+
+def _points(ax: Axes) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(x, y) of the markers of each errorbar drawn on ``ax``."""
+    return [(np.asarray(c.lines[0].get_xdata(), dtype=float), np.asarray(c.lines[0].get_ydata(), dtype=float))
+            for c in ax.containers]
+
+
+def test_forest_facets_give_one_panel_per_outcome_each_on_its_own_scale() -> None:
+    effects = _effects_on_three_scales()
+    axes = forest_plot(effects, facet="outcome")
+    fig = axes[0].figure
+    assert isinstance(axes, np.ndarray) and axes.shape == (3,) and all(isinstance(a, Axes) for a in axes)
+    assert len(fig.axes) == 3  # no panel, not even an empty one, for the outcome without estimates
+    assert [a.get_title().replace("\n", " ") for a in axes] == [
+        "apparent distress burden", "mean apparent distress", "longest refusal streak"]
+    for ax, outcome in zip(axes, ["distress_burden", "distress_mean", "longest_refusal_streak"], strict=True):
+        rows = effects[effects["outcome"] == outcome]
+        [(x, y)] = _points(ax)
+        np.testing.assert_allclose(x, rows["estimate"])
+        np.testing.assert_array_equal(y, [1, 0])  # frame order, top to bottom, the same rows in every panel
+        low, high = ax.get_xlim()
+        assert low <= rows["ci_low"].min() and high >= rows["ci_high"].max()
+        assert high - low < 3 * (rows["ci_high"].max() - rows["ci_low"].min())  # fitted to this outcome alone
+    widths = [np.subtract(*a.get_xlim()[::-1]) for a in axes]
+    assert widths[0] > 100 * widths[1]  # a shared axis would flatten the per-turn mean to a dot
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["early - none", "late - none"]
+    assert all(axes[0].get_shared_y_axes().joined(axes[0], a) for a in axes[1:])
+    assert not any(axes[0].get_shared_x_axes().joined(axes[0], a) for a in axes[1:])
+    notes = [t.get_text().replace("\n", " ") for t in fig.texts]
+    assert any("redirects before ending" in n and "no estimate" in n for n in notes)
+    plt.close(fig)
+
+
+def test_forest_facets_name_a_single_missing_row_and_wrap_into_rows_of_panels() -> None:
+    effects = _effects_on_three_scales()
+    effects = effects[effects["outcome"] != "redirects_before_ending"].reset_index(drop=True)
+    effects.loc[3, ["estimate", "ci_low", "ci_high"]] = np.nan  # distress_mean, late - none
+    fig = plt.figure()
+    axes = forest_plot(effects, facet="outcome", ncols=2, fig=fig)
+    assert axes[0].figure is fig and len(fig.axes) == 3
+    assert [a.get_subplotspec().rowspan.start for a in axes] == [0, 0, 1]
+    [(x, y)] = _points(axes[1])
+    np.testing.assert_allclose(x, [effects.loc[2, "estimate"]])
+    np.testing.assert_array_equal(y, [1])
+    [note] = [t.get_text().replace("\n", " ") for t in fig.texts if "no estimate" in t.get_text()]
+    assert "mean apparent distress (late - none)" in note and "burden" not in note
+    plt.close(fig)
+
+
+def test_forest_facets_by_declared_scale_group() -> None:
+    effects = _effects_on_three_scales()
+    axes = forest_plot(effects, facet={"distress_burden": "counts per conversation",
+                                       "longest_refusal_streak": "counts per conversation"})
+    assert [a.get_title() for a in axes] == ["counts per conversation", "mean apparent distress"]
+    burden, streak = _points(axes[0])
+    assert burden[1][0] > streak[1][0] > burden[1][1] > streak[1][1]  # offset within each shared row
+    assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["apparent distress burden",
+                                                                         "longest refusal streak"]
+    colours = [c.lines[0].get_color().lower() for c in axes[0].containers]
+    assert colours == [PALETTE[0].lower(), PALETTE[1].lower()]
+    assert axes[1].get_legend() is None
+    plt.close(axes[0].figure)
+
+
+def test_forest_single_panel_drops_missing_rows_with_a_note() -> None:
+    effects = _effects_on_three_scales()
+    shown = effects[effects["estimate"].notna()]
+    ax = forest_plot(effects)
+    [(x, y)] = _points(ax)
+    np.testing.assert_allclose(x, shown["estimate"])
+    np.testing.assert_array_equal(y, np.arange(len(shown))[::-1])
+    assert len(ax.get_yticklabels()) == len(shown)
+    assert [t.get_text() for t in ax.texts] == ["Not shown, no estimate: redirects before ending (all rows)."]
+    plt.close(ax.figure)
+    ax = forest_plot(shown)  # every row has an estimate: exactly the plot it always was
+    assert len(ax.texts) == 0 and ax.get_xlabel() == "estimate (interval)" and len(_points(ax)) == 1
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert ticks[0] == "apparent distress burden · early - none" and ticks[-1] == "longest refusal streak · late - none"
+    plt.close(ax.figure)
+
+
+def test_forest_facets_reject_what_they_cannot_draw() -> None:
+    effects = _effects_on_three_scales()
+    _, ax = plt.subplots()
+    with pytest.raises(AnalysisInputError, match="fig="):
+        forest_plot(effects, ax, facet="outcome")
+    with pytest.raises(AnalysisInputError, match="'outcome'"):
+        forest_plot(effects, facet="contrast")
+    with pytest.raises(AnalysisInputError, match="no row of results has an estimate"):
+        forest_plot(effects[effects["estimate"].isna()], facet="outcome")
+    with pytest.raises(AnalysisInputError, match="add the column"):
+        forest_plot(pd.concat([effects, effects]), facet="outcome")
+    with pytest.raises(AnalysisInputError, match="ncols"):
+        forest_plot(effects, facet="outcome", ncols=0)
+    plt.close("all")

@@ -6,14 +6,17 @@ metric for an inner state. Each function reads a result frame of this package (f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure, SubFigure
 
 from welfare.analysis._policy import ENDING_POLICIES
 from welfare.analysis._results import AnalysisInputError, require_columns
@@ -27,6 +30,7 @@ _LABELS = {"distress": "apparent distress", "distress_mean": "mean apparent dist
            "distress_burden": "apparent distress burden", "distress_peak": "peak apparent distress",
            "negative_affect": "expressed negative affect", "refusal_rate": "expressed refusal rate",
            "refusal_score": "expressed reluctance"}
+_MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _axes(ax: Axes | None) -> Axes:
@@ -41,6 +45,81 @@ def _label(name: str) -> str:
     return _LABELS.get(name, name.replace("_", " "))
 
 
+def _row_names(rows: pd.DataFrame, columns: Sequence[str]) -> list[str]:
+    return [" · ".join(_label(str(row[c])) if c == "outcome" else str(row[c]) for c in columns)
+            for _, row in rows.iterrows()]
+
+
+def _figure_width(fig: Any) -> float:
+    """Width in inches of the root figure of a Figure or SubFigure."""
+    return float(fig.get_figure(root=True).get_figwidth())
+
+
+def _points(size: str | float) -> float:
+    """Type size in points of a size in points or a name such as "small"."""
+    from matplotlib.font_manager import FontProperties
+
+    return float(FontProperties(size=size).get_size_in_points())
+
+
+def _chars(width_in: float, size: str | float) -> int:
+    """About how many characters of type ``size`` fit ``width_in`` inches (at least 8)."""
+    return max(8, int(width_in * 72 / (0.55 * _points(size))))
+
+
+def _wrap(text: str, width_in: float) -> str:
+    """``text`` in lines that fit ``width_in`` inches at the small type size (wrapped here, not at draw time,
+    so tight bounding boxes see the lines)."""
+    return textwrap.fill(text, width=_chars(width_in, "small"))
+
+
+def _drop_missing(results: pd.DataFrame, label: Sequence[str]) -> tuple[pd.DataFrame, str | None]:
+    """The rows with an estimate, and a note naming the rows without one (``None`` when every row has one)."""
+    missing = ~np.isfinite(results["estimate"].to_numpy(dtype=float))
+    if not missing.any():
+        return results, None
+    rest = [c for c in label if c != "outcome"]
+    parts = []
+    if "outcome" in results.columns:
+        for outcome in dict.fromkeys(results.loc[missing, "outcome"]):
+            rows = (results["outcome"] == outcome).to_numpy()
+            if not (rows & ~missing).any() or not rest:
+                parts.append(f"{_label(str(outcome))} (all rows)" if rest else _label(str(outcome)))
+            else:
+                parts.append(f"{_label(str(outcome))} ({', '.join(_row_names(results[rows & missing], rest))})")
+    else:
+        parts = _row_names(results[missing], label)
+    return results[~missing], "Not shown, no estimate: " + "; ".join(parts) + "."
+
+
+@overload
+def forest_plot(
+    results: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    label: Sequence[str] = ...,
+    null: float | None = ...,
+    log_scale: bool = ...,
+    facet: None = None,
+    ncols: int | None = None,
+    fig: None = None,
+) -> Axes: ...
+
+
+@overload
+def forest_plot(
+    results: pd.DataFrame,
+    ax: None = None,
+    *,
+    label: Sequence[str] = ...,
+    null: float | None = ...,
+    log_scale: bool = ...,
+    facet: str | Mapping[str, str],
+    ncols: int | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> npt.NDArray[np.object_]: ...
+
+
 def forest_plot(
     results: pd.DataFrame,
     ax: Axes | None = None,
@@ -48,14 +127,43 @@ def forest_plot(
     label: Sequence[str] = ("outcome", "contrast"),
     null: float | None = 0.0,
     log_scale: bool = False,
-) -> Axes:
+    facet: str | Mapping[str, str] | None = None,
+    ncols: int | None = None,
+    fig: Figure | SubFigure | None = None,
+) -> Axes | npt.NDArray[np.object_]:
     """Point estimates with their intervals, one row per result (top to bottom in frame order).
 
     ``null`` draws the no-effect line (0 for differences, 1 for ratios; ``None`` for none); ``log_scale`` suits
     ratios (hazard, odds, risk).
+
+    Rows without an estimate (NaN, e.g. an outcome undefined in the control arm) are not drawn; a note under the
+    plot names them, so nothing is dropped silently.
+
+    Single panel (``facet=None``): draws on ``ax`` (a new one when ``None``) and returns it.
+
+    Faceted: one panel per outcome, each with its own x axis, so outcomes on different scales (a per-turn mean,
+    a per-conversation total, a streak length) stay readable. The panels share the row labels (the ``label``
+    columns other than ``outcome``, e.g. the contrast). ``facet="outcome"`` gives one panel per outcome;
+    a mapping ``{outcome: group title}`` puts the outcomes of one declared scale group in one panel (offset
+    within each row, one Okabe–Ito colour and marker per outcome, with a legend); outcomes it does not name get
+    a panel of their own. Panels run left to right in frame order, ``ncols`` per row (all in one row by default),
+    on ``fig`` (a Figure or SubFigure; a new Figure when ``None``; ``ax`` must then be ``None``). Returns a 1-D
+    array of the panels' Axes in that order; the figure is ``axes[0].figure``, the note under the panels is in
+    its ``texts`` (saved in full with ``bbox_inches="tight"``, the welfare style's default).
     """
     require_columns(results, ["estimate", "ci_low", "ci_high", *label], argument="results")
+    if facet is None:
+        return _forest_panel(results, ax, label=label, null=null, log_scale=log_scale)
+    if ax is not None:
+        raise AnalysisInputError("a faceted forest plot draws its own panels: pass fig= (a Figure or SubFigure), "
+                                 "not ax=")
+    return _forest_facets(results, fig, label=label, null=null, log_scale=log_scale, facet=facet, ncols=ncols)
+
+
+def _forest_panel(results: pd.DataFrame, ax: Axes | None, *, label: Sequence[str], null: float | None,
+                  log_scale: bool) -> Axes:
     ax = _axes(ax)
+    results, note = _drop_missing(results, label)
     y = np.arange(len(results))[::-1]
     est = results["estimate"].to_numpy(dtype=float)
     low, high = results["ci_low"].to_numpy(dtype=float), results["ci_high"].to_numpy(dtype=float)
@@ -64,13 +172,102 @@ def forest_plot(
                 capsize=3, markersize=4)
     if null is not None:
         ax.axvline(null, color=PALETTE[-1], linewidth=0.8, linestyle="--")
-    names = [" · ".join(_label(str(row[c])) if c == "outcome" else str(row[c]) for c in label)
-             for _, row in results.iterrows()]
-    ax.set_yticks(y, names)
+    ax.set_yticks(y, _row_names(results, label))
     if log_scale:
         ax.set_xscale("log")
     ax.set_xlabel("estimate (interval)")
+    if note is not None:
+        # Under the x-axis label, from the left edge of the figure and no wider than it (so the layout keeps
+        # the axes' width).
+        ax.annotate(_wrap(note, _figure_width(ax.figure)), xy=(0, 0),
+                    xycoords=(ax.figure.transSubfigure, ax.xaxis.label), xytext=(0, -3), textcoords="offset points",
+                    ha="left", va="top", fontsize="small")
     return ax
+
+
+def _forest_facets(results: pd.DataFrame, fig: Figure | SubFigure | None, *, label: Sequence[str],
+                   null: float | None, log_scale: bool, facet: str | Mapping[str, str],
+                   ncols: int | None) -> npt.NDArray[np.object_]:
+    if isinstance(facet, str):
+        if facet != "outcome":
+            raise AnalysisInputError(f"facet={facet!r}: use 'outcome' (one panel per outcome) or a mapping "
+                                     "{outcome: scale group title}")
+        groups: dict[str, str] = {}
+    elif isinstance(facet, Mapping):
+        groups = {str(k): str(v) for k, v in facet.items()}
+    else:
+        raise AnalysisInputError(f"facet must be 'outcome' or a mapping {{outcome: group title}}, "
+                                 f"got {type(facet).__name__}")
+    require_columns(results, ["outcome"], argument="results")
+    if ncols is not None and ncols < 1:
+        raise AnalysisInputError(f"ncols must be at least 1, got {ncols}")
+    shown, note = _drop_missing(results, label)
+    if shown.empty:
+        raise AnalysisInputError("no row of results has an estimate to plot. " + (note or ""))
+    rest = [c for c in label if c != "outcome"]
+    keys = [tuple(str(row[c]) for c in rest) for _, row in shown.iterrows()]
+    outcomes = [str(o) for o in shown["outcome"]]
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    for outcome, key in zip(outcomes, keys, strict=True):
+        if (outcome, key) in seen:
+            raise AnalysisInputError(f"more than one row for outcome {outcome!r} and {' · '.join(key) or 'no label'}"
+                                     ": add the column that tells them apart to label=")
+        seen.add((outcome, key))
+    rows = list(dict.fromkeys(keys))
+    ypos = {key: len(rows) - 1 - i for i, key in enumerate(rows)}
+    # Panels in order of first appearance: a declared group, or an outcome of its own.
+    panels: dict[tuple[bool, str], list[str]] = {}
+    for outcome in dict.fromkeys(outcomes):
+        panel = (True, groups[outcome]) if outcome in groups else (False, outcome)
+        panels.setdefault(panel, []).append(outcome)
+    n = len(panels)
+    ncol = min(ncols or n, n)
+    nrow = -(-n // ncol)
+    import matplotlib as mpl
+    from matplotlib.transforms import ScaledTranslation
+
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        width, height = mpl.rcParams["figure.figsize"]
+        fig = plt.figure(figsize=(max(width, 1.4 * ncol + 1.2), max(height, nrow * (0.3 * len(rows) + 1.0))))
+    grid = fig.subplots(nrow, ncol, sharey=True, squeeze=False)
+    # Titles wrap to the width a panel gets once the row labels have their share of the figure.
+    labels_in = max(len(" · ".join(key)) for key in rows) * 0.55 * _points(mpl.rcParams["ytick.labelsize"]) / 72
+    title_chars = _chars(max((_figure_width(fig) - labels_in) / ncol - 0.15, 0.5), mpl.rcParams["axes.titlesize"])
+    flat = grid.ravel()
+    for extra in flat[n:]:
+        extra.remove()
+    axes = flat[:n]
+    for ax, ((is_group, title), members) in zip(axes, panels.items(), strict=True):
+        # The first outcome of a group on top, like the rows.
+        offsets = np.linspace(0.18, -0.18, len(members)) if len(members) > 1 else np.zeros(1)
+        for k, outcome in enumerate(members):
+            part = shown[(shown["outcome"].astype(str) == outcome).to_numpy()]
+            est = part["estimate"].to_numpy(dtype=float)
+            err = np.vstack([est - part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float) - est])
+            y = np.array([ypos[tuple(str(row[c]) for c in rest)] for _, row in part.iterrows()], dtype=float)
+            colour = PALETTE[k % len(PALETTE)]
+            ax.errorbar(est, y + offsets[k], xerr=np.where(np.isfinite(err), err, 0), fmt=_MARKERS[k % len(_MARKERS)],
+                        color=colour, ecolor=colour, capsize=3, markersize=4, label=_label(outcome))
+        if null is not None:
+            ax.axvline(null, color=PALETTE[-1], linewidth=0.8, linestyle="--")
+        if log_scale:
+            ax.set_xscale("log")
+        else:
+            ax.locator_params(axis="x", nbins=3)  # few ticks: panels are narrow
+        ax.set_title(textwrap.fill(title if is_group else _label(title), width=title_chars))
+        if len(members) > 1:
+            # Under the tick labels, so the legend never covers a point.
+            below = ax.transAxes + ScaledTranslation(0, -16 / 72, ax.figure.dpi_scale_trans)
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below, ncols=1)
+    first = axes[0]
+    first.set_yticks([ypos[key] for key in rows], [" · ".join(key) for key in rows])
+    first.set_ylim(-0.5, len(rows) - 0.5)
+    fig.supxlabel("estimate (interval)", fontsize=mpl.rcParams["axes.labelsize"])
+    if note is not None:
+        fig.text(0, 0, _wrap(note, _figure_width(fig)), ha="left", va="top", fontsize="small")
+    return np.asarray(axes, dtype=object)
 
 
 def event_study_plot(results: pd.DataFrame, ax: Axes | None = None, *, differences: bool = False) -> Axes:
