@@ -280,8 +280,9 @@ def rule_answer_content(b: MessageBatch) -> np.ndarray:
         pivot_after = np.nan_to_num(pivot, nan=-1.0) > np.nan_to_num(lead, nan=2.0)
         late = np.nan_to_num(lead, nan=0.0) * b.n_words > LATE_WORDS
     cue = (items >= LIST_MIN_ITEMS) | pivot_after | late
-    # the density is read only for texts with a cue (few in ordinary chat), each unique text once
-    candidates = np.unique(b.text_index[cue])
+    # the density is read only for texts with a cue and some refusal evidence (without evidence it is 0),
+    # each unique text once
+    candidates = np.unique(b.text_index[cue & b.has(*_EVIDENCE)])
     unique_dense = np.zeros(len(b.unique_text), dtype=bool)
     unique_dense[candidates] = _density(b, candidates) >= DENSE_SHARE
     out = (cue & ~unique_dense[b.text_index]) | rule_states_fiction(b)
