@@ -126,13 +126,25 @@ sorted(results)
 # %% [markdown]
 # ## Effects on apparent distress and expressed reluctance
 # Each row: one outcome, one arm against the control arm; `estimate` is the difference in means.
+# The outcomes have different scales (a per-turn mean, a per-conversation total, a streak length),
+# so the figure gives each outcome its own panel and x axis. An outcome can have no estimate, e.g.
+# `redirects_before_ending` when the control arm has no endings; it is left out of the figure and
+# named under it and in the caption.
 
 # %%
 if "effects" in results:
     effects = out.table("effects", results["effects"], caption="Effect of each arm against the control arm")
-    fig, ax = plt.subplots(figsize=wp.figure_size("single", aspect=0.9))
-    wp.forest_plot(effects, ax=ax)
-    out.figure("effects", fig, caption="Differences in means with 95% cluster-bootstrap intervals")
+    no_estimate = list(dict.fromkeys(effects.loc[effects["estimate"].isna(), "outcome"]))
+    caption = "Differences in means with 95% cluster-bootstrap intervals; one panel per outcome, each on its own scale"
+    if no_estimate:
+        caption += f". No estimate, not shown: {', '.join(no_estimate)}"
+    if effects["estimate"].notna().any():
+        n_panels = effects.loc[effects["estimate"].notna(), "outcome"].nunique()
+        fig = plt.figure(figsize=wp.figure_size("double", aspect=0.25 * -(-n_panels // 3)))
+        wp.forest_plot(effects, facet="outcome", ncols=3, fig=fig)
+        out.figure("effects", fig, caption=caption)
+    else:
+        print(f"No outcome has an estimate ({', '.join(no_estimate)}); no effects figure.")
     display(effects)  # noqa: F821 - display is a notebook builtin
 
 # %% [markdown]
