@@ -44,11 +44,18 @@ from welfare.validation._stats import (
     results_frame,
     wilson_interval,
 )
+from welfare.validation._transfer import (
+    HOSTILE_EMOTIONS,
+    convabuse_transfer_items,
+    goemotions_transfer_items,
+    validate_transfer,
+)
 from welfare.validation._xstest import XSTEST_LABELS, XSTEST_MODELS, download_xstest, read_xstest, xstest_transcripts
 
 __all__ = [
     "BAILBENCH_FILES",
     "BAILBENCH_HARM_MAP",
+    "HOSTILE_EMOTIONS",
     "RESULT_COLUMNS",
     "XSTEST_LABELS",
     "XSTEST_MODELS",
@@ -61,7 +68,9 @@ __all__ = [
     "calibration_table",
     "cohens_kappa",
     "confusion_matrix",
+    "convabuse_transfer_items",
     "download_xstest",
+    "goemotions_transfer_items",
     "hh_final_turns",
     "macro_f1",
     "markdown_table",
@@ -82,6 +91,7 @@ __all__ = [
     "validate_convabuse",
     "validate_goemotions",
     "validate_hh_rlhf",
+    "validate_transfer",
     "validate_xstest",
     "validator",
     "validators",
