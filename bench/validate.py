@@ -119,6 +119,33 @@ DATASETS: list[Dataset] = [
         "to VADER on the same turns. The user lexicon was tuned on the train split only.",
     ),
     Dataset(
+        "transfer", "Transfer: each metric on the source it was not tuned on", "",
+        "Each lexicon was written against one development source: `hostility` (user lexicon) from ConvAbuse train, "
+        "`negative_affect` (affect lexicon) from GoEmotions train, and the two sections above report each on the "
+        "held-out split of its own source. Transfer here means applying a metric to the other source, whose texts "
+        "and labelling scheme its rules never saw: `hostility` on GoEmotions dev Reddit comments, those labelled "
+        "anger, annoyance or disgust in the original 27-label view (any of them) vs those with no label of the "
+        "negative group (comments with only other negative emotions, such as sadness or fear, are left out), and "
+        "the negative group vs the rest; `negative_affect` on ConvAbuse valid user turns, abusive vs not abusive "
+        "with the label rule of the ConvAbuse section. Each comparison shows VADER `neg` on the same items and, as "
+        "a reference, the metric written from that source (`negative_affect` on GoEmotions, `hostility` on "
+        "ConvAbuse). The refusal metrics have their transfer check in the XSTest section: the leave-one-model-out "
+        "record of which model each cue was written from and what it did on the others. **No floor**: these "
+        "figures estimate how the rules carry over to another source and are reported as they came out, good or "
+        "bad; no rule or lexicon was changed after seeing them (validator: welfare/validation/_transfer.py).\n\n"
+        "What they show: `hostility` carries over poorly to Reddit. For anger, annoyance or disgust vs no negative "
+        "label its AUROC is 0.654, below VADER `neg` (0.783) and far below `negative_affect` (0.853). It scores "
+        "above 0 for 37% of the angry, annoyed or disgusted comments and 6% of the others: it looks for insults, "
+        "threats and degradation aimed at the addressee, and most angry Reddit comments are about a third party "
+        "or a situation. For the whole negative group (which also holds sadness, fear, disappointment) it is "
+        "barely above chance (0.568), as expected of a metric that does not measure sadness. `negative_affect` "
+        "carries over to ConvAbuse better: 0.804 for abusive vs not abusive user turns, above VADER `neg` (0.779) "
+        "and below `hostility` (0.926, in-domain); it scores above 0 for 70% of abusive turns and 17% of the "
+        "others. So `hostility` is a detector of abuse aimed at the assistant, not of anger in general: on "
+        "held-out data whose hostility is aimed elsewhere expect figures nearer the GoEmotions ones than the "
+        "ConvAbuse one.",
+    ),
+    Dataset(
         "bailbench", "BailBench: user-side metrics on bail prompts vs ordinary requests", "bailbench",
         "BailBench (Ensign, Sleight & Fish 2025, 'The LLM Has Left The Chat'): synthetic one-turn user prompts of "
         "the kinds that made models leave a conversation. `bailBench.csv` has 1,630 prompts in 14 categories; "
