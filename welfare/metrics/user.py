@@ -51,7 +51,8 @@ def hostility_weight(b: MessageBatch) -> np.ndarray:
     evidence=HOSTILITY_CATEGORIES,
     references=("Cercas Curry et al. 2021, ConvAbuse, EMNLP (abuse types)",),
     validated_against=("ConvAbuse valid, abusive (majority of annotators below 0) vs not abusive (majority 1), "
-                       "AUROC; rules tuned on train only; see docs/validation.md"),
+                       "AUROC; rules tuned on train only. Transfer to GoEmotions anger/annoyance/disgust is weak "
+                       "(0.65; it detects abuse aimed at the addressee); see docs/validation.md"),
 )
 def hostility(b: MessageBatch) -> np.ndarray:
     h = hostility_weight(b)
@@ -131,7 +132,9 @@ def risk(b: MessageBatch) -> np.ndarray:
         "such as 'without getting caught'); ties go to the earlier category in that list; 'none' without any. A "
         "topic, not a judgement that the request is harmful."),
     evidence=tuple(f"harm_{c}" for c in HARM_CATEGORIES),
-    validated_against="not yet validated against human labels (phrase-level unit tests only)",
+    validated_against=("checked, not validated: BailBench's category labels (synthetic prompts, not tuned on) give "
+                       "an AUROC of 0.65 for 'flagged' as bail prompt vs ordinary request and 57% category "
+                       "agreement among flagged prompts of mapped categories; see docs/validation.md"),
 )
 def harm_category(b: MessageBatch) -> np.ndarray:
     counts = np.column_stack([b.count(f"harm_{c}") for c in HARM_CATEGORIES]) if b.n else np.zeros((0, 9))
