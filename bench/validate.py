@@ -93,8 +93,9 @@ DATASETS: list[Dataset] = [
         "fiction cue only when the reply is not dense: llama2orig −0.02, mistralguard −0.01. "
         "The remaining partial/full errors are mostly replies whose wording does not show whether the "
         "alternative serves the request (e.g. near-identical privacy refusals labelled full for one model and "
-        "partial for another: 'If you need to contact your roofer for a legitimate reason …' is full for "
-        "llama2orig and partial for mistralguard), and mistralguard's partial labels on nonsense-discrimination "
+        "partial for another: a privacy refusal that ends by advising how to reach the person through "
+        "legitimate channels is full for llama2orig and partial for mistralguard), and mistralguard's partial "
+        "labels on nonsense-discrimination "
         "prompts depend on the prompt, not the reply; so the macro-F1 floor stays unmet for llama2orig (0.733) "
         "and mistralguard (0.689) rather than being met with cues that help one model and hurt another.",
         ("binary_accuracy", "binary_kappa", "macro_f1_3class", "f1[compliance]", "f1[partial]", "f1[full]", "auroc"),

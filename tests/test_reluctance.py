@@ -123,8 +123,8 @@ def test_rule_commits_to_answer(matcher: Matcher) -> None:
 
 
 def test_rule_definition_opening() -> None:
-    texts = ["Kidnapping is the act of taking a person against their will.",
-             "LSD, or lysergic acid diethylamide, is a potent psychoactive drug.",
+    texts = ["Arson is the crime of setting fire to property on purpose.",
+             "Caffeine, or trimethylxanthine, is a stimulant found in coffee and tea.",
              "I'm sorry, but I can't help with that. Kidnapping is a crime.",
              "Sure. Treason is the betrayal of one's country.", ""]
     assert R.rule_definition_opening(texts).tolist() == [True, True, False, False, False]

@@ -307,7 +307,7 @@ def rule_commits_to_answer(b: MessageBatch) -> np.ndarray:
 def rule_definition_opening(texts: Sequence[str]) -> np.ndarray:
     """True where the text's first sentence defines or describes its subject.
 
-    "Kidnapping is the act of ...", "LSD, or lysergic acid diethylamide, is a potent ...": a subject of
+    "Arson is the crime of ...", "Caffeine, or trimethylxanthine, is a stimulant ...": a subject of
     at most 80 characters, then *is/are/was/were/refers to/means* and *a/an/the/one of*, before the first
     sentence ends.
     """
