@@ -131,7 +131,7 @@ def test_rule_definition_opening() -> None:
 
 
 def test_rule_opens_with_answer(matcher: Matcher) -> None:
-    warned = ("Money laundering is the process of making illegally obtained money look legitimate by passing it "
+    warned = ("Money laundering is the disguising of criminal proceeds as clean income, done by routing the funds "
               "through many accounts. It is a serious crime and it is illegal in every country. If you have any other "
               "questions, ask.")
     early = "Arson is a serious crime. It is illegal in every country. If you have any other questions, ask."

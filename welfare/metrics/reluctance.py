@@ -220,7 +220,7 @@ def rule_refusal_density(b: MessageBatch) -> np.ndarray:
 def rule_states_fiction(b: MessageBatch) -> np.ndarray:
     """True where the reply states that what is asked about is fictional or not real (``comply_fiction``).
 
-    "Minnie Mouse is a fictional character, so she has no real home address" answers a question about a
+    "Sherlock Holmes is a fictional detective, so he has no real bank account" answers a question about a
     fictional subject truthfully; next to a refusal it makes the reply a partial refusal.
     """
     return b.has("comply_fiction")
