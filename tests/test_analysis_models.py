@@ -75,6 +75,37 @@ def test_poisson_with_one_binary_regressor_is_the_log_rate_ratio() -> None:
     assert nb.estimate.iloc[0] == pytest.approx(res.estimate, rel=0.05)
 
 
+def test_negative_binomial_with_one_binary_regressor_matches_first_principles() -> None:
+    # NB2 with a group indicator fits each group's mean exactly (the score equations for the log means do not
+    # involve the dispersion), so the coefficient is the log ratio of the means; the dispersion is the maximum of
+    # the profile likelihood at those means, and the model-based variance of a log mean is (1 + a mu) / (n mu).
+    from scipy import optimize, special
+
+    rng = np.random.default_rng(11)
+    alpha_true, n = 0.8, 400
+    arm = np.repeat(["baseline", "tool"], n)
+    mu_true = np.where(arm == "tool", 3.0, 1.5)
+    y = rng.negative_binomial(1 / alpha_true, 1 / (1 + alpha_true * mu_true))
+    df = pd.DataFrame({"refusals": y, "condition": arm, "user_id": [f"u{k}" for k in range(2 * n)]})
+    res = regress(df, "refusals ~ C(condition)", family="negbin").iloc[0]
+    m_t, m_c = y[arm == "tool"].mean(), y[arm == "baseline"].mean()
+    assert res.estimate == pytest.approx(np.log(m_t / m_c), rel=1e-5)
+    mu = np.where(arm == "tool", m_t, m_c)
+
+    def negloglik(log_a: float) -> float:
+        r = np.exp(-log_a)  # size = 1 / alpha
+        return -float(np.sum(special.gammaln(y + r) - special.gammaln(r) - special.gammaln(y + 1)
+                             + r * np.log(r / (r + mu)) + y * np.log(mu / (r + mu))))
+
+    a = float(np.exp(optimize.minimize_scalar(negloglik, bounds=(-5, 3), method="bounded",
+                                              options={"xatol": 1e-10}).x))
+    assert a == pytest.approx(alpha_true, rel=0.25)  # the data are NB2 with alpha 0.8
+    se = np.sqrt((1 + a * m_t) / (n * m_t) + (1 + a * m_c) / (n * m_c))
+    assert res.se == pytest.approx(se, rel=2e-3)
+    poisson_se = regress(df, "refusals ~ C(condition)", family="poisson").iloc[0].se
+    assert res.se > 1.3 * poisson_se  # overdispersion widens the interval
+
+
 @pytest.mark.filterwarnings("ignore:The Hessian matrix")
 def test_mixed_model_on_balanced_clusters_equals_the_t_test_on_cluster_means() -> None:
     # Classical result: balanced random-intercept model with a cluster-level treatment; the REML GLS estimate
