@@ -45,6 +45,9 @@ output_dir = None
 control_arm = "no_end_tool"
 n_boot = 400
 seed = 0
+event_anchor = "role == 'user' and hostility >= 0.5"
+event_metric = "distress"
+event_window = 4
 
 # %%
 import matplotlib.pyplot as plt
@@ -88,6 +91,73 @@ if trajectory_metric is not None:
     fig, ax = plt.subplots(figsize=wp.figure_size("single"))
     wp.distress_trajectory(messages, metric=trajectory_metric, ax=ax)
     out.figure("trajectory", fig, caption=f"Mean {trajectory_metric} by assistant turn and arm (95% normal band)")
+
+# %% [markdown]
+# ## Around the first hostile user turn
+# How does apparent distress in the assistant's replies evolve around the first abusive user turn,
+# and does the arm change that? In each active branch the anchor is the first message matching
+# `event_anchor` (by default a user turn with `hostility` at least 0.5); turn 0 is the first
+# assistant reply at or after it, turn -1 the last reply before it, and branches without such a
+# turn are left out. A turn's mean includes only the branches that lasted that long (`n_obs` per
+# turn in the table): the ending tool shortens branches, so the mix of branches behind the later
+# turns differs between arms and changes along the trajectory. The figure describes; it is not
+# an effect estimate.
+
+# %%
+active_messages = messages[messages["is_active_branch"]]
+skip = None
+if event_metric not in active_messages.columns:
+    skip = f"the message table has no {event_metric!r} column"
+else:
+    try:
+        anchored = wa.align_to_anchor(active_messages, event_anchor, role="assistant")
+    except wa.AnalysisInputError as err:
+        skip = str(err)  # names the anchor and the message columns
+    else:
+        if anchored.empty:
+            skip = f"no active branch has a message matching {event_anchor!r}"
+if skip:
+    print(f"No event study: {skip}.")
+else:
+    by_arm = len(arms) > 1 and control_arm in arms
+    if not arms:
+        print("No arms in these logs; one trajectory over all active branches.")
+    elif not by_arm:
+        print(f"Arms {arms} do not include the control arm {control_arm!r} and another arm; "
+              "one trajectory over all active branches.")
+    cluster = "user_id" if active_messages["user_id"].notna().all() else None
+    event = wa.event_study(active_messages, event_metric, event_anchor, window=event_window, role="assistant",
+                           arm="condition" if by_arm else None,
+                           treatment=[a for a in arms if a != control_arm] if by_arm else None,
+                           control=control_arm if by_arm else None,
+                           cluster=cluster, n_boot=n_boot, seed=seed)
+    # Arms sorted by name, so each arm keeps the colour it has in the other figures (wp.arm_colors).
+    is_mean = event["contrast"] == "mean"
+    event = pd.concat([event[is_mean].sort_values(["arm", "turn"]),
+                       event[~is_mean].sort_values(["arm", "turn"])], ignore_index=True)
+    clusters = "users" if cluster else "branches"
+    out.table("event_study", event,
+              caption=f"Mean {event_metric} of assistant replies by turn relative to the first message matching "
+                      f"{event_anchor!r} (active branches; 95% cluster-bootstrap intervals, {clusters} resampled)")
+    differences = by_arm and event["contrast"].ne("mean").any()
+    fig, axes = plt.subplots(1, 2 if differences else 1, squeeze=False,
+                             figsize=wp.figure_size("double" if differences else "single",
+                                                    aspect=0.45 if differences else 0.75))
+    wp.event_study_plot(event, ax=axes[0, 0])
+    if differences:
+        axes[0, 0].set_title("mean per arm")
+        wp.event_study_plot(event, ax=axes[0, 1], differences=True)
+        axes[0, 1].set_title(f"difference from {control_arm}")
+    for ax in axes[0]:  # legends under the panels, where they cover no band; none for a single trajectory
+        if by_arm:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), frameon=False)
+        else:
+            ax.get_legend().remove()
+    out.figure("event_study", fig,
+               caption=f"Mean {event_metric} of assistant replies around the first message matching "
+                       f"{event_anchor!r} (turn 0: first reply at or after it), with 95% cluster-bootstrap "
+                       f"bands ({clusters} resampled); later turns include only branches that lasted")
+    display(event[event["contrast"] == "mean"].pivot(index="turn", columns="arm", values="n_obs"))  # noqa: F821
 
 # %% [markdown]
 # ## The analysis spec

@@ -84,6 +84,61 @@ def test_event_study_without_arm_and_errors() -> None:
     assert empty.estimate.isna().all() and (empty.n_obs == 0).all()
 
 
+def hostile_messages() -> tuple[pd.DataFrame, dict[tuple[str, int], int]]:
+    """Three arms; in each branch the first user turn with hostility >= 0.5 comes at user turn ``t_h``.
+
+    Earlier user turns have hostility 0.4 (below the threshold) and every assistant row 0.9 (not a user turn), so
+    an anchor that ignored either part of the expression would move. Assistant distress = arm offset + (turn -
+    t_h), exactly. Branches with no hostile user turn have distress 100 and must be left out. Also returns the
+    number of assistant replies per (arm, relative turn), counted from the construction.
+    """
+    offsets = {"a": 0.0, "b": 10.0, "c": -5.0}
+    rows, counts = [], {}
+    for c in range(18):
+        arm = "abc"[c % 3]
+        for branch in ("0", "1"):
+            n_turns = 3 + (c + int(branch)) % 4
+            t_h = 1 + (c + 2 * int(branch)) % (n_turns - 1)
+            hostile = c % 5 != 4
+            for i in range(2 * n_turns):
+                turn, role = i // 2, ("user", "assistant")[i % 2]
+                if role == "user":
+                    hostility = 0.8 if hostile and turn == t_h else (0.4 if turn < t_h or not hostile else 0.1)
+                    distress = np.nan
+                else:
+                    hostility = 0.9
+                    distress = offsets[arm] + turn - t_h if hostile else 100.0
+                    if hostile:
+                        counts[arm, turn - t_h] = counts.get((arm, turn - t_h), 0) + 1
+                rows.append({"conversation_id": f"c{c}", "branch_id": branch, "message_index": i, "role": role,
+                             "condition": arm, "hostility": hostility, "distress": distress})
+    return pd.DataFrame(rows), counts
+
+
+def test_event_study_expression_anchor_per_arm() -> None:
+    msgs, counts = hostile_messages()
+    res = event_study(msgs, "distress", "role == 'user' and hostility >= 0.5", window=3, arm="condition",
+                      control="a", n_boot=200)
+    assert set(res.arm) == {"a", "b", "c", "b - a", "c - a"}
+    offsets = {"a": 0.0, "b": 10.0, "c": -5.0}
+    for arm, offset in offsets.items():
+        rows = res[res.arm == arm].set_index("turn")
+        assert list(rows.index) == [-3, -2, -1, 0, 1, 2, 3]
+        expected_n = [counts.get((arm, t), 0) for t in rows.index]
+        assert rows.n_obs.tolist() == expected_n
+        seen = rows[rows.n_obs > 0]
+        assert seen.estimate.to_numpy() == pytest.approx(offset + seen.index.to_numpy())
+        assert rows.loc[rows.n_obs == 0, "estimate"].isna().all()
+        assert (seen.ci_low <= seen.estimate + 1e-9).all() and (seen.estimate <= seen.ci_high + 1e-9).all()
+    for arm in ("b", "c"):
+        diff = res[res.arm == f"{arm} - a"].set_index("turn")
+        both = [t for t in diff.index if counts.get((arm, t), 0) and counts.get(("a", t), 0)]
+        assert both and diff.loc[both, "estimate"].to_numpy() == pytest.approx([offsets[arm]] * len(both))
+    # the anchor is read as the expression, not as a column: with the role test dropped it moves
+    loose = event_study(msgs, "distress", "hostility >= 0.5", window=3, arm="condition", control="a", n_boot=20)
+    assert not np.allclose(loose[loose.arm == "a"].estimate.fillna(0), res[res.arm == "a"].estimate.fillna(0))
+
+
 def conversations() -> pd.DataFrame:
     rows = [
         # user u1: ended c1, came back in c2 (linked by time); c1 also has an edited branch

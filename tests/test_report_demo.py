@@ -6,6 +6,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from welfare.cli import main
@@ -24,7 +25,17 @@ def test_demo_twice_byte_identical(tmp_path: Path) -> None:
     one, two = _digests(tmp_path / "one"), _digests(tmp_path / "two")
     assert one == two
     assert {"tables/effects.csv", "tables/effects.parquet", "tables/effects.tex", "tables/overview.csv",
-            "figures/effects.pdf", "figures/effects.png", "figures/endings_and_refusals.pdf"} <= set(one)
+            "figures/effects.pdf", "figures/effects.png", "figures/endings_and_refusals.pdf",
+            "tables/event_study.csv", "tables/event_study.parquet", "tables/event_study.tex",
+            "figures/event_study.pdf", "figures/event_study.png"} <= set(one)
+    # the event study around the first hostile user turn: every arm, and each other arm against the control
+    event = pd.read_csv(tmp_path / "one" / "tables" / "event_study.csv")
+    arms = set(pd.read_csv(tmp_path / "one" / "tables" / "overview.csv").condition)
+    assert len(arms) == 3 and "no_end_tool" in arms
+    assert set(event.arm) == arms | {f"{a} - no_end_tool" for a in arms - {"no_end_tool"}}
+    assert sorted(set(event.turn)) == list(range(-4, 5))
+    means = event[event.contrast == "mean"]
+    assert (means.n_obs > 0).all() and means.estimate.between(0, 1).all()
 
     prov = json.loads((tmp_path / "one" / "provenance.json").read_text())
     sample = sorted(p for p in sample_data_path().rglob("*") if p.is_file() and not p.name.startswith("."))
