@@ -220,3 +220,16 @@ def test_a_file_given_twice_keeps_its_line_numbers(tmp_path: Path, corpus: Path)
     score_files([path, path], tmp_path / "out.parquet", chunk_bytes=30_000, strict=False, report=got,
                 metrics=["refusal"], hash_inputs=False)
     assert [r.line for r in got.rejected] == [line, line]
+
+
+def test_metadata_columns_are_the_same_on_one_and_two_processes(tmp_path: Path, corpus: Path) -> None:
+    one, two = tmp_path / "one.parquet", tmp_path / "two.parquet"
+    score_files(corpus, one, jobs=1, chunk_bytes=60_000, chunk_size=25, metadata=["persona"])
+    score_files(corpus, two, jobs=2, chunk_bytes=60_000, chunk_size=25, metadata=["persona"])
+    assert one.read_bytes() == two.read_bytes()
+    conv = pd.read_parquet(conversations_path(two))
+    want = {t.id: t.metadata["persona"] for t in welfare.load(corpus)}
+    assert conv["persona"].notna().all()
+    assert conv["persona"].tolist() == [want[c] for c in conv["conversation_id"]]
+    with pytest.raises(ValueError, match="already a column"):
+        score_files(corpus, tmp_path / "bad.parquet", metadata=["user_id"])

@@ -223,3 +223,53 @@ def test_docs_never_call_a_helper_through_the_score_function() -> None:
     bad = [f"{f.name}: {m.group(0)}" for f in files
            for m in re.finditer(r"\bwelfare\.score\.[A-Za-z_]\w*\(", f.read_text(encoding="utf-8"))]
     assert not bad, f"welfare.score is a function; call welfare.<helper> instead: {bad}"
+
+
+def test_metadata_keys_become_text_columns_after_the_fixed_keys() -> None:
+    ts = _transcripts(4)
+    ts[0].metadata["variant"] = "tool"
+    ts[1].metadata["variant"] = 2  # any JSON scalar is written as text, so every chunk has the same type
+    s = score(ts, metadata=["variant"], chunk_size=2)
+    conv = s.conversations
+    assert list(conv.columns[:15]) == [*CONVERSATION_KEYS[:8], "variant", *CONVERSATION_KEYS[8:]]
+    assert list(s.messages.columns[:len(MESSAGE_KEYS) + 1]) == [*MESSAGE_KEYS, "variant"]
+    assert conv["variant"].iloc[:2].tolist() == ["tool", "2"] and conv["variant"].iloc[2:].isna().all()
+    by_conv = dict(zip(conv.conversation_id, conv.variant, strict=True))
+    assert all((v == by_conv[c]) or (pd.isna(v) and pd.isna(by_conv[c]))
+               for c, v in zip(s.messages.conversation_id, s.messages.variant, strict=True))
+    assert s.messages.attrs["welfare"]["metadata_columns"] == ["variant"]
+    plain = score(ts)
+    assert "variant" not in plain.conversations and "metadata_columns" not in plain.messages.attrs["welfare"]
+    pd.testing.assert_frame_equal(s.messages.drop(columns="variant"), plain.messages)
+
+
+@pytest.mark.parametrize("bad", [["condition"], ["refusal"], ["variant", "variant"], [""], "conversation_id"])
+def test_metadata_rejects_names_that_are_columns_already_or_repeat(bad: object) -> None:
+    with pytest.raises(ScoreInputError, match="metadata"):
+        score(_transcripts(1), metadata=bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_scores_carries_metadata_columns(tmp_path: Path, fmt: str) -> None:
+    ts = _transcripts(3)
+    ts[1].metadata["variant"] = "b"
+    out = tmp_path / f"s.{fmt}"
+    write_scores(ts, out, metadata=["variant"], chunk_size=1)
+    if fmt == "parquet":
+        schema = pq.read_schema(conversations_path(out))
+        assert str(schema.field("variant").type) == "string"
+        got = pd.read_parquet(conversations_path(out))
+    else:
+        got = pd.read_csv(conversations_path(out))
+    assert got["variant"].isna().tolist() == [True, False, True] and got["variant"].iloc[1] == "b"
+
+
+def test_cli_score_metadata_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ts = _transcripts(2)
+    ts[0].metadata["variant"] = "a"
+    logs = _write_jsonl(tmp_path / "logs.jsonl", ts)
+    out = tmp_path / "s.parquet"
+    assert main(["score", str(logs), "-o", str(out), "--metadata", "variant"]) == 0
+    assert pd.read_parquet(out)["variant"].iloc[0] == "a"
+    assert main(["score", str(logs), "-o", str(out), "--metadata", "model"]) == 2
+    assert "already a column" in capsys.readouterr().err

@@ -24,6 +24,7 @@ from welfare.parallel import (
     ParallelInputError,
     ScoreSettings,
     UnitResult,
+    _checked_metadata,
     _describe_inputs,
     _output_format,
     _plain_inputs,
@@ -64,7 +65,7 @@ def score_dask(source: Any, out: str | os.PathLike[str], *, scheduler: Any = Non
                out_format: str | None = None, metrics: Sequence[str] | None = None, evidence: bool = False,
                strict: bool = True, report: LoadReport | None = None, chunk_size: int = 2000,
                chunk_bytes: int | None = None, hash_inputs: bool = True, window: int | None = None,
-               **options: Any) -> dict[str, Any]:
+               metadata: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
     """Score logs on a Dask cluster and write the message and conversation tables here.
 
     Parameters
@@ -78,7 +79,7 @@ def score_dask(source: Any, out: str | os.PathLike[str], *, scheduler: Any = Non
     scheduler
         A scheduler address (``"tcp://host:8786"``), a ``distributed.Client``, or ``None`` for the current
         client (``distributed.get_client()``) when there is one, else Dask's local scheduler.
-    format, out_format, metrics, evidence, strict, report, chunk_size, chunk_bytes, hash_inputs, options
+    format, out_format, metrics, evidence, strict, report, chunk_size, chunk_bytes, hash_inputs, metadata, options
         As for :func:`welfare.parallel.score_files`.
     window
         Partitions in flight at once (bounds the memory held by finished, unwritten parts); by default
@@ -100,7 +101,7 @@ def score_dask(source: Any, out: str | os.PathLike[str], *, scheduler: Any = Non
     fmt = _output_format(out_path, out_format)
     settings = ScoreSettings(out_format=fmt, metrics=tuple(metrics) if metrics is not None else None,
                              evidence=evidence, chunk_size=chunk_size, strict=strict,
-                             options=tuple(sorted(options.items())))
+                             options=tuple(sorted(options.items())), metadata=_checked_metadata(metadata, metrics))
     rep = report if report is not None else LoadReport()
     if _is_bag(source):
         parts = source.to_delayed()

@@ -291,6 +291,7 @@ class ScoreSettings:
     chunk_size: int = 2000
     strict: bool = True
     options: tuple[tuple[str, Any], ...] = ()
+    metadata: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -324,7 +325,7 @@ def _score_items(items: Iterable[Transcript], index: int, path: str, settings: S
         part = Path(tmp) / f"part.{settings.out_format}"
         prov = write_scores(items, part, format=settings.out_format,
                             metrics=list(settings.metrics) if settings.metrics is not None else None,
-                            evidence=settings.evidence, chunk_size=settings.chunk_size)
+                            evidence=settings.evidence, chunk_size=settings.chunk_size, metadata=settings.metadata)
         messages = part.read_bytes()
         conversations = conversations_path(part).read_bytes()
     finally:
@@ -536,7 +537,7 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
                 jobs: int | None = 1, format: str | None = None, out_format: str | None = None,
                 metrics: Sequence[str] | None = None, evidence: bool = False, strict: bool = True,
                 report: LoadReport | None = None, chunk_size: int = 2000, chunk_bytes: int | None = None,
-                hash_inputs: bool = True, **options: Any) -> dict[str, Any]:
+                hash_inputs: bool = True, metadata: Sequence[str] | None = None, **options: Any) -> dict[str, Any]:
     """Score log files on ``jobs`` processes and write the message and conversation tables.
 
     The output is the same, byte for byte, for every ``jobs``: units (:func:`plan_units`) are scored
@@ -556,7 +557,7 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
         Input format name; detected per file when ``None``.
     out_format
         Output format; taken from ``out``'s suffix when ``None``.
-    metrics, evidence, chunk_size
+    metrics, evidence, chunk_size, metadata
         As for :func:`welfare.score.write_scores`.
     strict, report
         As for :func:`welfare.load`: strict raises the first bad record (file and line); lenient lists
@@ -581,7 +582,7 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
         raise ParallelInputError(f"no input files in {paths!r}; give log files, directories holding some, or globs")
     settings = ScoreSettings(out_format=fmt, metrics=tuple(metrics) if metrics is not None else None,
                              evidence=evidence, chunk_size=chunk_size, strict=strict,
-                             options=tuple(sorted(options.items())))
+                             options=tuple(sorted(options.items())), metadata=_checked_metadata(metadata, metrics))
     rep = report if report is not None else LoadReport()
     for u in units:
         rep.formats.setdefault(u.path, u.format)
@@ -600,6 +601,13 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
             return merge_units(results, out_path, out_format=fmt, inputs=hashed.result, report=rep, strict=strict)
     finally:
         hasher.shutdown(wait=True)
+
+
+def _checked_metadata(metadata: Sequence[str] | None, metrics: Sequence[str] | None) -> tuple[str, ...]:
+    """``metadata`` checked against the columns the chosen metrics give, before any work starts."""
+    from welfare.score import _choose, check_metadata_columns
+
+    return check_metadata_columns(metadata, _choose(metrics))
 
 
 def _plain_inputs(units: Sequence[WorkUnit]) -> list[dict[str, Any]]:

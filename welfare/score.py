@@ -90,13 +90,15 @@ def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
 
 
 def provenance(inputs: Sequence[dict[str, Any]] = (), matcher: Matcher | None = None,
-               metrics: Sequence[MetricInfo] | None = None) -> dict[str, Any]:
+               metrics: Sequence[MetricInfo] | None = None, metadata: Sequence[str] = ()) -> dict[str, Any]:
     """Package version, metric versions and parameters, lexicon versions, and the inputs with their hashes.
 
-    ``inputs`` is a list of dicts (e.g. ``{"path": ..., "sha256": ..., "format": ...}``) recorded as given.
+    ``inputs`` is a list of dicts (e.g. ``{"path": ..., "sha256": ..., "format": ...}``) recorded as given;
+    ``metadata`` the extra metadata columns (recorded only when there are any).
     """
     m = matcher or default_matcher()
     chosen = list_metrics() if metrics is None else list(metrics)
+    extra = {"metadata_columns": list(metadata)} if metadata else {}
     return {
         "package": "welfare",
         "version": __version__,
@@ -105,6 +107,7 @@ def provenance(inputs: Sequence[dict[str, Any]] = (), matcher: Matcher | None = 
         "unavailable_metrics": unavailable_metrics(),
         "lexicons": m.versions,
         "matcher_engine": m.engine,
+        **extra,
         "inputs": list(inputs),
     }
 
@@ -116,6 +119,33 @@ def provenance(inputs: Sequence[dict[str, Any]] = (), matcher: Matcher | None = 
 def _meta(t: Transcript, key: str) -> Any:
     value = t.metadata.get(key)
     return None if value is None else str(value) if not isinstance(value, str) else value
+
+
+_META_KEYS = ("model", "condition", "user_id", "started_at", "pair_id")
+
+
+def check_metadata_columns(metadata: Sequence[str] | str | None, metrics: Sequence[MetricInfo] = ()
+                           ) -> tuple[str, ...]:
+    """The metadata keys to carry into both tables as text columns, checked.
+
+    Each must be a non-empty string naming a key of ``Transcript.metadata`` that is not already a
+    column (``model``, ``condition``, ``user_id``, ... are always there) nor a metric's name.
+    """
+    if metadata is None:
+        return ()
+    names = (metadata,) if isinstance(metadata, str) else tuple(metadata)
+    taken = {*MESSAGE_KEYS, *CONVERSATION_KEYS, EVIDENCE_COLUMN, *(m.name for m in metrics)}
+    seen: set[str] = set()
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ScoreInputError(f"metadata= takes metadata key names (non-empty strings), found {name!r}")
+        if name in taken:
+            raise ScoreInputError(f"metadata key {name!r} is already a column of the score tables; "
+                                  f"ask only for other keys of the logs' metadata")
+        if name in seen:
+            raise ScoreInputError(f"metadata key {name!r} is listed twice")
+        seen.add(name)
+    return names
 
 
 def _blank(values: np.ndarray, keep: np.ndarray, info: MetricInfo) -> Any:
@@ -148,7 +178,7 @@ def _evidence_json(matcher: Matcher, batch: MessageBatch) -> list[str]:
 
 
 def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequence[MetricInfo],
-                 evidence: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 evidence: bool = False, metadata: tuple[str, ...] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     conv_ids: list[str] = []
     branch_ids: list[str] = []
     message_index: list[int] = []
@@ -158,13 +188,14 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
     text_index: list[int] = []
     tool_calls: list[tuple[str, ...]] = []
     unique_texts: list[str] = []
-    conv: dict[str, list[Any]] = {k: [] for k in CONVERSATION_KEYS}
+    conv: dict[str, list[Any]] = {k: [] for k in (*CONVERSATION_KEYS[:8], *metadata, *CONVERSATION_KEYS[8:])}
+    meta_keys = (*_META_KEYS, *metadata)
     lengths: list[int] = []
     b = 0
     for t in chunk:
         seen: dict[int, int] = {}
         tree = t.is_tree
-        meta = {k: _meta(t, k) for k in ("model", "condition", "user_id", "started_at", "pair_id")}
+        meta = {k: _meta(t, k) for k in meta_keys}
         for br in t.branches():
             msgs: tuple[Message, ...] = br.messages
             k = len(msgs)
@@ -193,7 +224,7 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
             conv["conversation_id"].append(t.id)
             conv["branch_id"].append(br.branch_id)
             conv["is_active_branch"].append(br.is_active)
-            for name in ("model", "condition", "user_id", "started_at", "pair_id"):
+            for name in meta_keys:
                 conv[name].append(meta[name])
             conv["n_messages"].append(k)
             conv["n_user_turns"].append(branch_roles.count("user"))
@@ -214,7 +245,7 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
         "is_active_branch": np.repeat(np.asarray(conv["is_active_branch"], dtype=bool), lengths)
         if b else np.zeros(0, dtype=bool),
     }
-    for name in ("model", "condition", "user_id"):
+    for name in ("model", "condition", "user_id", *metadata):
         rows[name] = np.repeat(np.asarray(conv[name], dtype=object), lengths) if b else np.zeros(0, dtype=object)
     info_arrays: dict[str, np.ndarray] = {
         "ended_by": np.asarray(conv["ended_by"], dtype=object),
@@ -256,8 +287,9 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
     conv["ending_index"] = info_arrays["ending_index"]  # type: ignore[assignment]
     messages = pd.DataFrame({**rows, **message_cols})
     conversations = pd.DataFrame({**conv, **conv_cols})
+    string_keys = _STRING_KEYS.union(metadata)
     for frame in (messages, conversations):  # the same dtypes whatever a chunk holds (None-only columns too)
-        for name in _STRING_KEYS.intersection(frame.columns):
+        for name in string_keys.intersection(frame.columns):
             frame[name] = frame[name].astype("str").where(frame[name].notna(), np.nan) \
                 if frame[name].dtype == object else frame[name].astype("str")
         for name in _INT_KEYS.intersection(frame.columns):
@@ -296,7 +328,7 @@ def _choose(metrics: Sequence[str] | None) -> list[MetricInfo]:
 
 
 def iter_score(transcripts: Iterable[Transcript], *, chunk_size: int = 2000, metrics: Sequence[str] | None = None,
-               matcher: Matcher | None = None, evidence: bool = False
+               matcher: Matcher | None = None, evidence: bool = False, metadata: Sequence[str] | None = None
                ) -> Iterator[tuple[pd.DataFrame, pd.DataFrame]]:
     """Stream (message table, conversation table) pairs, one per chunk of ``chunk_size`` conversations.
 
@@ -304,13 +336,14 @@ def iter_score(transcripts: Iterable[Transcript], *, chunk_size: int = 2000, met
     """
     m = matcher or default_matcher()
     chosen = _choose(metrics)
+    extra = check_metadata_columns(metadata, chosen)
     for chunk in _chunks(transcripts, chunk_size):
-        yield _score_chunk(chunk, m, chosen, evidence=evidence)
+        yield _score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
 
 
 def score(transcripts: Iterable[Transcript] | Transcript, *, metrics: Sequence[str] | None = None,
           matcher: Matcher | None = None, inputs: Sequence[dict[str, Any]] = (), evidence: bool = False,
-          chunk_size: int = 2000) -> Scores:
+          chunk_size: int = 2000, metadata: Sequence[str] | None = None) -> Scores:
     """Score transcripts: one row per message per branch, and one row per conversation branch.
 
     Parameters
@@ -328,6 +361,11 @@ def score(transcripts: Iterable[Transcript] | Transcript, *, metrics: Sequence[s
         (``start``, ``end``, ``phrase``, ``categories``) of its text.
     chunk_size
         Conversations scored per batch.
+    metadata
+        Keys of each transcript's ``metadata`` to carry into both tables as text columns (after the fixed
+        keys), e.g. ``metadata=["variant"]`` when a log names its arm ``variant`` rather than
+        ``condition``; missing values are null. ``model``, ``condition``, ``user_id``, ``started_at`` and
+        ``pair_id`` are always columns.
 
     Returns
     -------
@@ -352,12 +390,14 @@ def score(transcripts: Iterable[Transcript] | Transcript, *, metrics: Sequence[s
         kept = {t.id: t for t in transcripts}
     m = matcher or default_matcher()
     chosen = _choose(metrics)
-    parts = [_score_chunk(chunk, m, chosen, evidence=evidence) for chunk in _chunks(transcripts, chunk_size)]
+    extra = check_metadata_columns(metadata, chosen)
+    parts = [_score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
+             for chunk in _chunks(transcripts, chunk_size)]
     if not parts:
-        parts = [_score_chunk([], m, chosen, evidence=evidence)]
+        parts = [_score_chunk([], m, chosen, evidence=evidence, metadata=extra)]
     messages = pd.concat([p[0] for p in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
     conversations = pd.concat([p[1] for p in parts], ignore_index=True) if len(parts) > 1 else parts[0][1]
-    prov = provenance(inputs, m, chosen)
+    prov = provenance(inputs, m, chosen, metadata=extra)
     messages.attrs["welfare"] = prov
     conversations.attrs["welfare"] = prov
     return Scores(messages, conversations, kept)
@@ -367,13 +407,15 @@ def score(transcripts: Iterable[Transcript] | Transcript, *, metrics: Sequence[s
 # writing
 
 
-def _arrow_schema(metrics: Sequence[MetricInfo], level: str, evidence: bool):  # type: ignore[no-untyped-def]
+def _arrow_schema(metrics: Sequence[MetricInfo], level: str, evidence: bool,  # type: ignore[no-untyped-def]
+                  metadata: Sequence[str] = ()):
     import pyarrow as pa
 
-    keys = MESSAGE_KEYS if level == "message" else CONVERSATION_KEYS
+    keys = ([*MESSAGE_KEYS, *metadata] if level == "message"
+            else [*CONVERSATION_KEYS[:8], *metadata, *CONVERSATION_KEYS[8:]])
     fields = []
     for k in keys:
-        if k in _STRING_KEYS:
+        if k in _STRING_KEYS or k in metadata:
             fields.append(pa.field(k, pa.string()))
         elif k in _INT_KEYS:
             fields.append(pa.field(k, pa.int64()))
@@ -452,7 +494,8 @@ def conversations_path(out: str | os.PathLike[str]) -> Path:
 def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str], *, format: str | None = None,
                  metrics: Sequence[str] | None = None, evidence: bool = False, chunk_size: int = 2000,
                  inputs: Sequence[dict[str, Any]] = (), matcher: Matcher | None = None,
-                 on_chunk: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                 on_chunk: Callable[[int, int], None] | None = None, metadata: Sequence[str] | None = None
+                 ) -> dict[str, Any]:
     """Score transcripts chunk by chunk and stream both tables to files (memory stays flat).
 
     The message table goes to ``out``; the conversation table to :func:`conversations_path` (``out``'s
@@ -465,15 +508,16 @@ def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str],
     fmt = _output_format(out_path, format)
     m = matcher or default_matcher()
     chosen = _choose(metrics)
-    prov = provenance(inputs, m, chosen)
+    extra = check_metadata_columns(metadata, chosen)
+    prov = provenance(inputs, m, chosen, metadata=extra)
     conv_path = conversations_path(out_path)
     writers = [
-        _TableWriter(out_path, fmt, _arrow_schema(chosen, "message", evidence), prov),
-        _TableWriter(conv_path, fmt, _arrow_schema(chosen, "conversation", evidence), prov),
+        _TableWriter(out_path, fmt, _arrow_schema(chosen, "message", evidence, extra), prov),
+        _TableWriter(conv_path, fmt, _arrow_schema(chosen, "conversation", evidence, extra), prov),
     ]
     try:
         for chunk in _chunks(transcripts, chunk_size):
-            msgs, convs = _score_chunk(chunk, m, chosen, evidence=evidence)
+            msgs, convs = _score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
             writers[0].write(msgs)
             writers[1].write(convs)
             if on_chunk is not None:

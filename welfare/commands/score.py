@@ -33,6 +33,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                     "default: all (see `welfare metrics`)")
     p.add_argument("--evidence", action="store_true",
                    help="add an 'evidence' column: the counted lexicon spans of each message, as JSON")
+    p.add_argument("--metadata", metavar="KEY,KEY", help="comma-separated keys of the logs' conversation metadata "
+                   "to carry into both tables as text columns (e.g. variant when the arm is not named "
+                   "'condition'); model, condition, user_id, started_at and pair_id are always there")
     p.add_argument("--chunk-size", type=int, default=2000, metavar="N",
                    help="conversations scored per chunk (default 2000)")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -49,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
     from welfare.score import ScoreInputError, file_sha256, write_scores
 
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metadata = [k.strip() for k in args.metadata.split(",") if k.strip()] if args.metadata else None
     if args.dask or args.jobs != 1:
-        return _run_parallel(args, metrics)
+        return _run_parallel(args, metrics, metadata)
     paths = expand_paths(args.logs)
     inputs = [{"path": p, "sha256": file_sha256(p), "format": args.format or detect_format(p)} for p in paths]
     report = welfare.LoadReport()
@@ -58,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                                **reader_options(args))
     try:
         prov = write_scores(transcripts, args.output, format=args.out_format, metrics=metrics,
-                            evidence=args.evidence, chunk_size=args.chunk_size, inputs=inputs)
+                            evidence=args.evidence, chunk_size=args.chunk_size, inputs=inputs, metadata=metadata)
     except (ScoreInputError, UnknownMetricError) as err:
         print(f"welfare score: error: {err}", file=sys.stderr)
         return 2
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_parallel(args: argparse.Namespace, metrics: list[str] | None) -> int:
+def _run_parallel(args: argparse.Namespace, metrics: list[str] | None, metadata: list[str] | None) -> int:
     """``--jobs N`` / ``--dask ADDRESS``: welfare.parallel.score_files or welfare.dask.score_dask."""
     import welfare
     from welfare.metrics import UnknownMetricError
@@ -75,7 +79,8 @@ def _run_parallel(args: argparse.Namespace, metrics: list[str] | None) -> int:
 
     report = welfare.LoadReport()
     options = {"format": args.format, "out_format": args.out_format, "metrics": metrics, "evidence": args.evidence,
-               "strict": not args.lenient, "report": report, "chunk_size": args.chunk_size, **reader_options(args)}
+               "strict": not args.lenient, "report": report, "chunk_size": args.chunk_size, "metadata": metadata,
+               **reader_options(args)}
     try:
         if args.dask:
             from welfare.dask import DaskNotInstalledError, score_dask
