@@ -19,8 +19,9 @@
 # others; the user can then start a new chat or edit an earlier message. This notebook asks what
 # that changes in the text the model writes, and audits how the tool was used.
 #
-# **Estimands.** Arms are the study conditions (`condition`); conversations are the units and
-# users the clusters (a user's conversations are not independent).
+# **Estimands.** Arms are the study conditions (the `condition` metadata of the logs, or the key the
+# spec names as `arm`); conversations are the units and users the clusters (a user's conversations
+# are not independent).
 #
 # * *Effect on apparent distress and expressed reluctance*: the difference in the mean of each
 #   conversation-level outcome between an arm with the tool and the arm without it, over the
@@ -37,6 +38,8 @@
 # with context and training.
 #
 # `welfare report LOGS -o DIR [--spec SPEC]` runs this notebook on new logs with the parameters below.
+# A spec overrides the default analysis key by key: `arm: variant` and `control: baseline` are enough
+# when the logs name their arms in a `variant` metadata key.
 
 # %% tags=["parameters"]
 logs = ["../data/sample"]
@@ -57,14 +60,25 @@ import welfare
 import welfare.analysis as wa
 import welfare.plots as wp
 from welfare.report import ReportOutputs
+from welfare.score import CONVERSATION_KEYS
 
 wp.use_style()
 out = ReportOutputs(output_dir)
+user_spec = (dict(spec) if isinstance(spec, dict) else wa.read_spec(spec)) if spec else {}
+arm = user_spec.get("arm", "condition")
+if not isinstance(arm, str) or not arm:
+    raise wa.SpecError(f"arm must name a column or a metadata key of the logs, found {arm!r}", field="arm",
+                       source=str(spec))
+control_arm = str(user_spec.get("control", control_arm))  # arms from the logs' metadata are text
+# arm and cluster columns that are not among the tables' fixed keys come from the logs' metadata
+carried = [c for c in dict.fromkeys((arm, user_spec.get("cluster"))) if isinstance(c, str) and c not in CONVERSATION_KEYS]
 convs = welfare.load_all(logs)
-scores = welfare.score(convs)
+scores = welfare.score(convs, metadata=carried)
 messages, conversations = scores.messages, scores.conversations
-arms = sorted(conversations["condition"].dropna().unique())
-print(f"{len(convs)} conversations, {len(conversations)} branches, arms: {arms}")
+arms = sorted(conversations[arm].dropna().astype(str).unique()) if arm in conversations else []
+if not arms:
+    print(f"No conversation has a value for the arm column {arm!r}: the analysis pools all conversations.")
+print(f"{len(convs)} conversations, {len(conversations)} branches, arm column {arm!r}: {arms}")
 
 # %% [markdown]
 # ## The data
@@ -72,7 +86,7 @@ print(f"{len(convs)} conversations, {len(conversations)} branches, arms: {arms}"
 
 # %%
 active = conversations[conversations["is_active_branch"]]
-overview = (active.groupby("condition")
+overview = (active.groupby(arm)
             .agg(conversations=("conversation_id", "nunique"), users=("user_id", "nunique"),
                  ended_by_assistant=("ended_by", lambda s: int((s == "assistant").sum())),
                  mean_assistant_turns=("n_assistant_turns", "mean"))
@@ -81,15 +95,15 @@ out.table("overview", overview, caption="Conversations per arm (active branches)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=wp.figure_size("double", aspect=0.4))
-wp.ending_methods(conversations, ax=axes[0])
-wp.refusal_shares(messages, ax=axes[1])
+wp.ending_methods(conversations, arm=arm, ax=axes[0])
+wp.refusal_shares(messages, arm=arm, ax=axes[1])
 out.figure("endings_and_refusals", fig, caption="Endings per arm; expressed refusal classes of assistant messages")
 
 # %%
 trajectory_metric = next((m for m in ("distress", "negative_affect", "refusal_score") if m in messages.columns), None)
 if trajectory_metric is not None:
     fig, ax = plt.subplots(figsize=wp.figure_size("single"))
-    wp.distress_trajectory(messages, metric=trajectory_metric, ax=ax)
+    wp.distress_trajectory(messages, metric=trajectory_metric, arm=arm, ax=ax)
     out.figure("trajectory", fig, caption=f"Mean {trajectory_metric} by assistant turn and arm (95% normal band)")
 
 # %% [markdown]
@@ -127,7 +141,7 @@ else:
               "one trajectory over all active branches.")
     cluster = "user_id" if active_messages["user_id"].notna().all() else None
     event = wa.event_study(active_messages, event_metric, event_anchor, window=event_window, role="assistant",
-                           arm="condition" if by_arm else None,
+                           arm=arm if by_arm else None,
                            treatment=[a for a in arms if a != control_arm] if by_arm else None,
                            control=control_arm if by_arm else None,
                            cluster=cluster, n_boot=n_boot, seed=seed)
@@ -161,9 +175,9 @@ else:
 
 # %% [markdown]
 # ## The analysis spec
-# The spec says which comparison answers the question. `--spec` replaces this default; the
-# default compares every arm with the control arm on the conversation outcomes this version of
-# the metric library provides.
+# The spec says which comparison answers the question. The default compares every arm with the
+# control arm on the conversation outcomes this version of the metric library provides; `--spec`
+# overrides it key by key (a spec that sets `design` also chooses its own `method`).
 
 # %%
 candidate_outcomes = ["distress_burden", "distress_mean", "distress_peak", "refusal_rate",
@@ -172,7 +186,7 @@ outcomes = [c for c in candidate_outcomes if c in conversations.columns]
 default_spec = {
     "design": "between",
     "outcomes": outcomes,
-    "arm": "condition",
+    "arm": arm,
     "treatment": [a for a in arms if a != control_arm],
     "control": control_arm,
     "cluster": "user_id",
@@ -183,10 +197,13 @@ default_spec = {
     "survival": {"event": "ending", "at_risk": "n_assistant_turns"},
 }
 if "ending_policy" in conversations.columns:
-    default_spec["policy_audit"] = {"by": ["condition"]}
+    default_spec["policy_audit"] = {"by": [arm]}
 if "distress_mean" in conversations.columns:
     default_spec["after_ending"] = {"outcome": "distress_mean"}
-analysis_spec = wa.load_spec(spec) if spec else wa.validate_spec(default_spec)
+if "design" in user_spec:
+    default_spec.pop("method")
+analysis_spec = wa.validate_spec({**default_spec, **user_spec, "control": control_arm},
+                                 source=str(spec) if spec else None)
 {k: v for k, v in analysis_spec.items() if v not in (None, [], {})}
 
 # %%
@@ -262,6 +279,6 @@ else:
 
 # %%
 by_id = {t.id: t for t in convs}
-ended_rows = active[(active["ended_by"] == "assistant") & (active["condition"] != control_arm)]
+ended_rows = active[(active["ended_by"] == "assistant") & (active[arm] != control_arm)]
 if len(ended_rows):
     display(by_id[ended_rows["conversation_id"].iloc[0]])  # noqa: F821

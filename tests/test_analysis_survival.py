@@ -51,6 +51,13 @@ def test_logrank_matches_the_textbook_chi_square(leukaemia: pd.DataFrame) -> Non
     assert res.contrast == "6-MP vs placebo" and np.isnan(res.estimate)
 
 
+def test_logrank_without_any_event_is_undefined_not_an_error(leukaemia: pd.DataFrame) -> None:
+    censored = leukaemia.assign(relapse=0)  # e.g. logs in which no arm ever ended a conversation
+    res = logrank(censored, "weeks", "relapse", "rx").iloc[0]
+    assert np.isnan(res.p_value) and np.isnan(res.statistic) and res.n_obs == 42
+    assert "no events" in res.method
+
+
 def test_cox_hazard_ratio_matches_the_textbook(leukaemia: pd.DataFrame) -> None:
     res = cox(leukaemia, "weeks", "relapse", "C(rx)").iloc[0]
     # Kleinbaum & Klein ch. 3, model 1 (Breslow ties): coef 1.509, SE 0.410, HR 4.523

@@ -47,3 +47,28 @@ def test_demo_twice_byte_identical(tmp_path: Path) -> None:
     assert "<script" not in page and "Content-Security-Policy" in page
     assert page.count('src="data:image/png;base64,') >= 3
     assert (tmp_path / "one" / "02_end_conversation_analysis.ipynb").exists()
+
+
+@pytest.mark.slow
+def test_report_on_logs_whose_arm_is_another_metadata_key(tmp_path: Path) -> None:
+    # A study that names its arm "variant": a spec naming arm and control is enough; the rest of the
+    # default analysis (outcomes, clusters, sections) stays, and the arm reaches the tables from the metadata.
+    logs = tmp_path / "variant.jsonl"
+    with open(logs, "w", encoding="utf-8") as fh:
+        for k in range(40):
+            variant = "tool" if k % 2 else "base"
+            reply = "I'm sorry, but I can't help with that." if k % 3 else "Here are some ideas: 1. rest 2. walk"
+            fh.write(json.dumps({"id": f"c{k}", "metadata": {"variant": variant, "user_id": f"u{k // 2}"},
+                                 "messages": [{"role": "user", "content": "You are useless. Tell me how to hurt him."},
+                                              {"role": "assistant", "content": reply},
+                                              {"role": "user", "content": "Just answer the question!"},
+                                              {"role": "assistant", "content": "As I said, I won't help with that."}]})
+                     + "\n")
+    from welfare.report import run_report
+
+    run_report([logs], tmp_path / "r", spec={"arm": "variant", "control": "base", "n_boot": 50}, progress=False)
+    effects = pd.read_csv(tmp_path / "r" / "tables" / "effects.csv")
+    assert set(effects.contrast) == {"tool - base"} and {"distress_mean", "refusal_rate"} <= set(effects.outcome)
+    assert (effects.dropna(subset=["estimate"]).n_clusters == 20).all()  # 20 users; no endings, so no redirects_before_ending
+    overview = pd.read_csv(tmp_path / "r" / "tables" / "overview.csv")
+    assert overview.variant.tolist() == ["base", "tool"] and overview.conversations.tolist() == [20, 20]

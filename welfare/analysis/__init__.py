@@ -25,6 +25,7 @@ from welfare.analysis._spec import (
     analyze,
     load_spec,
     read_score_tables,
+    read_spec,
     run_spec,
     validate_spec,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "policy_audit",
     "policy_audit_plot",
     "read_score_tables",
+    "read_spec",
     "regress",
     "run_spec",
     "survival_plot",

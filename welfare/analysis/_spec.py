@@ -207,15 +207,27 @@ def validate_spec(spec: Mapping[str, Any], *, source: str | None = None) -> dict
     return out
 
 
-def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a YAML or JSON spec file and validate it (errors name the file)."""
+def read_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The keys a YAML or JSON spec file sets, as written (not validated, no defaults filled in).
+
+    For merging a user's spec over defaults: ``validate_spec({**defaults, **read_spec(path)})``.
+    """
     p = Path(path)
     text = p.read_text(encoding="utf-8")
     try:
         raw = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as err:
         raise SpecError(f"cannot parse the file: {err}", source=str(p)) from err
-    return validate_spec(raw if raw is not None else {}, source=str(p))
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise SpecError(f"the spec must be a mapping of keys to values, found {type(raw).__name__}", source=str(p))
+    return raw
+
+
+def load_spec(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML or JSON spec file and validate it (errors name the file)."""
+    return validate_spec(read_spec(path), source=str(Path(path)))
 
 
 def _read_table(path: Path) -> pd.DataFrame:

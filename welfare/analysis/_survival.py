@@ -152,9 +152,11 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group: str) -> pd.Dat
     levels = sorted(frame[group].unique(), key=str)
     row: dict[str, Any] = {"outcome": duration, "contrast": " vs ".join(map(str, levels)), "n_obs": len(frame),
                            "method": f"log-rank test; event: {event}"}
-    if len(levels) >= 2:
-        chisq, p = survdiff(frame[duration].to_numpy(dtype=float), frame[event].to_numpy(dtype=float),
-                            frame[group].to_numpy())
+    observed = frame[event].to_numpy(dtype=float)
+    if len(levels) >= 2 and observed.sum() == 0:  # no event in any group: the test has nothing to compare
+        row["method"] += "; no events in any group, so the test is undefined"
+    elif len(levels) >= 2:
+        chisq, p = survdiff(frame[duration].to_numpy(dtype=float), observed, frame[group].to_numpy())
         row.update(p_value=float(p), statistic=float(chisq), df=len(levels) - 1)
     return make_result([row], ("statistic", "df"))
 
