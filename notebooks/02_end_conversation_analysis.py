@@ -79,6 +79,7 @@ arms = sorted(conversations[arm].dropna().astype(str).unique()) if arm in conver
 if not arms:
     print(f"No conversation has a value for the arm column {arm!r}: the analysis pools all conversations.")
 print(f"{len(convs)} conversations, {len(conversations)} branches, arm column {arm!r}: {arms}")
+colours = wp.arm_colors(arms)  # one colour per arm in every figure, also where an arm has no rows
 
 # %% [markdown]
 # ## The data
@@ -145,7 +146,7 @@ else:
                            treatment=[a for a in arms if a != control_arm] if by_arm else None,
                            control=control_arm if by_arm else None,
                            cluster=cluster, n_boot=n_boot, seed=seed)
-    # Arms sorted by name, so each arm keeps the colour it has in the other figures (wp.arm_colors).
+    # Arms sorted by name in the table; the figures take their colours from colours (wp.arm_colors).
     is_mean = event["contrast"] == "mean"
     event = pd.concat([event[is_mean].sort_values(["arm", "turn"]),
                        event[~is_mean].sort_values(["arm", "turn"])], ignore_index=True)
@@ -157,10 +158,10 @@ else:
     fig, axes = plt.subplots(1, 2 if differences else 1, squeeze=False,
                              figsize=wp.figure_size("double" if differences else "single",
                                                     aspect=0.45 if differences else 0.75))
-    wp.event_study_plot(event, ax=axes[0, 0])
+    wp.event_study_plot(event, ax=axes[0, 0], colors=colours)
     if differences:
         axes[0, 0].set_title("mean per arm")
-        wp.event_study_plot(event, ax=axes[0, 1], differences=True)
+        wp.event_study_plot(event, ax=axes[0, 1], differences=True, colors=colours)
         axes[0, 1].set_title(f"difference from {control_arm}")
     for ax in axes[0]:  # legends under the panels, where they cover no band; none for a single trajectory
         if by_arm:
@@ -241,7 +242,7 @@ if "effects" in results:
 if "policy_audit" in results:
     audit = out.table("policy_audit", results["policy_audit"], caption="Ending-policy categories per arm")
     fig, ax = plt.subplots(figsize=wp.figure_size("double", aspect=0.4))
-    wp.policy_audit_plot(audit, ax=ax)
+    wp.policy_audit_plot(audit, ax=ax, colors=colours)
     out.figure("policy_audit", fig, caption="Share of branches per ending-policy category (Wilson 95%)")
 else:
     print("The conversation table has no ending_policy column in this version; no policy audit.")
@@ -257,7 +258,7 @@ if "survival" in results:
               latex=False)
     out.table("logrank", results["logrank"], caption="Log-rank test of equal time to ending")
     fig, ax = plt.subplots(figsize=wp.figure_size("single"))
-    wp.survival_plot(results["survival"], ax=ax)
+    wp.survival_plot(results["survival"], ax=ax, colors=colours)
     out.figure("survival", fig, caption="Share of conversations not yet ended by the assistant")
     display(results["logrank"])  # noqa: F821
 

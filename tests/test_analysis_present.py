@@ -21,6 +21,7 @@ from welfare.analysis import (
     survival_plot,
     to_latex,
 )
+from welfare.analysis._plots import arm_colors
 from welfare.analysis._results import make_result
 
 
@@ -78,7 +79,8 @@ def test_figures_draw_on_the_given_axes_and_return_them(data: tuple[pd.DataFrame
     es = event_study(msgs, "distress", "anchor", window=2, arm="condition", n_boot=50)
     ax = event_study_plot(es, ax=axes[0, 1])
     assert len(ax.get_lines()) == 3 and ax.get_ylabel() == "apparent distress"  # two arms + anchor line
-    assert ax.get_lines()[0].get_color().lower() == PALETTE[0].lower()
+    first = str(es.loc[es.contrast == "mean", "arm"].iloc[0])  # arms take their arm_colors colour, not row order
+    assert ax.get_lines()[0].get_color().lower() == arm_colors(es.loc[es.contrast == "mean", "arm"])[first].lower()
     km = kaplan_meier(convs, "turns", "ended", group="condition")
     ax = survival_plot(km, ax=axes[1, 0])
     assert ax.get_lines()[0].get_ydata()[0] == 1.0
@@ -203,4 +205,35 @@ def test_forest_facets_reject_what_they_cannot_draw() -> None:
         forest_plot(pd.concat([effects, effects]), facet="outcome")
     with pytest.raises(AnalysisInputError, match="ncols"):
         forest_plot(effects, facet="outcome", ncols=0)
+    plt.close("all")
+
+
+def test_per_arm_figures_give_each_arm_one_colour() -> None:
+    from matplotlib.colors import to_hex
+
+    colours = {k: v.lower() for k, v in arm_colors(["tool_late", "tool_early", "control"]).items()}  # sorted: control, tool_early, tool_late
+    assert list(colours) == ["control", "tool_early", "tool_late"] and len(set(colours.values())) == 3
+    turns = [-1, 0, 1]
+    rows = [{"outcome": "distress", "contrast": "mean", "arm": a, "turn": t, "estimate": 0.1, "ci_low": 0.0,
+             "ci_high": 0.2} for a in ("control", "tool_early", "tool_late") for t in turns]
+    rows += [{"outcome": "distress", "contrast": f"{a} - control", "arm": f"{a} - control", "turn": t,
+              "estimate": 0.0, "ci_low": -0.1, "ci_high": 0.1} for a in ("tool_late", "tool_early") for t in turns]
+    es = pd.DataFrame(rows)
+    ax = event_study_plot(es)
+    assert {ln.get_label(): to_hex(ln.get_color()) for ln in ax.get_lines() if not ln.get_label().startswith("_")} \
+        == colours
+    ax = event_study_plot(es, differences=True)  # a difference takes its treatment arm's colour
+    got = {ln.get_label(): to_hex(ln.get_color()) for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    assert got == {"tool_late - control": colours["tool_late"], "tool_early - control": colours["tool_early"]}
+    # survival curves of only the arms with endings keep the colours given for all arms
+    km = pd.DataFrame([{"group": f"condition={a}", "time": t, "estimate": 0.9, "ci_low": 0.8, "ci_high": 1.0}
+                       for a in ("tool_late", "tool_early") for t in (1, 2)])
+    ax = survival_plot(km, colors=colours)
+    got = {ln.get_label(): to_hex(ln.get_color()) for ln in ax.get_lines() if not ln.get_label().startswith("_")}
+    assert got == {"condition=tool_late": colours["tool_late"], "condition=tool_early": colours["tool_early"]}
+    audit = pd.DataFrame([{"group": f"condition={a}", "category": "last_resort", "estimate": 0.5, "ci_low": 0.4,
+                           "ci_high": 0.6} for a in ("tool_early", "control")])
+    ax = policy_audit_plot(audit, colors=colours)
+    bars = {to_hex(p.get_facecolor()) for p in ax.patches}
+    assert bars == {colours["tool_early"], colours["control"]}
     plt.close("all")

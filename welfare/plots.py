@@ -17,7 +17,7 @@ studies, policy audits) live in :mod:`welfare.analysis` and are re-exported here
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ from matplotlib.axes import Axes
 
 # Figures of analysis results are owned by welfare.analysis; re-exported here so one module has every figure.
 from welfare.analysis import event_study_plot, forest_plot, policy_audit_plot, survival_plot
+from welfare.analysis._plots import OKABE_ITO, arm_colors
 
 __all__ = [
     "OKABE_ITO",
@@ -51,8 +52,6 @@ __all__ = [
 #: The shipped style sheet.
 STYLE_PATH: Path = Path(__file__).resolve().parent / "styles" / "welfare.mplstyle"
 
-#: Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
-OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
 
 #: Column widths in inches of a typical two-column paper (single column, full page width).
 _WIDTHS: dict[str, float] = {"single": 3.5, "double": 7.2}
@@ -109,12 +108,6 @@ def figure_size(width: Literal["single", "double"] = "single", aspect: float = 0
         raise PlotInputError(f"figure_size: aspect must be a positive number, got {aspect!r}")
     w = _WIDTHS[width]
     return (w, w * float(aspect))
-
-
-def arm_colors(arms: Iterable[Any]) -> dict[str, str]:
-    """A stable colour per arm: arms sorted by name take the Okabe–Ito colours in order (cycled)."""
-    names = sorted({str(a) for a in arms})
-    return {a: OKABE_ITO[i % len(OKABE_ITO)] for i, a in enumerate(names)}
 
 
 def save_figure(fig: Any, path: str | Path, formats: Sequence[str] = ("pdf", "png")) -> list[Path]:

@@ -21,10 +21,44 @@ if TYPE_CHECKING:
 from welfare.analysis._policy import ENDING_POLICIES
 from welfare.analysis._results import AnalysisInputError, require_columns
 
-__all__ = ["PALETTE", "event_study_plot", "forest_plot", "policy_audit_plot", "survival_plot"]
+__all__ = ["OKABE_ITO", "PALETTE", "arm_colors", "event_study_plot", "forest_plot", "policy_audit_plot",
+           "survival_plot"]
 
 #: Okabe & Ito (2008) colour-blind-safe palette (black last).
 PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: Okabe & Ito (2008), "Color Universal Design", in the order arms take the colours (:func:`arm_colors`).
+OKABE_ITO: tuple[str, ...] = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#000000")
+
+
+def arm_colors(arms: Any) -> dict[str, str]:
+    """A stable colour per arm: arms sorted by name take the Okabe–Ito colours in order (cycled).
+
+    Every per-arm figure uses it, so an arm has one colour in all of a report's figures; pass the same
+    mapping (``colors=arm_colors(all_arms)``) when a figure shows only some of the arms.
+    """
+    names = sorted({str(a) for a in arms})
+    return {a: OKABE_ITO[i % len(OKABE_ITO)] for i, a in enumerate(names)}
+
+
+def _arm_of(label: str, arms: Sequence[str] = ()) -> str:
+    """The arm a label names: an arm itself; ``condition=tool`` (one grouping column) -> ``tool``; a difference
+    ``tool - control`` between two of ``arms`` -> ``tool``; else the label."""
+    if label in arms:
+        return label
+    for arm in arms:
+        if label.startswith(arm + " - ") and label[len(arm) + 3:] in arms:
+            return arm
+    _column, sep, value = label.partition("=")
+    return value if sep and "," not in label and "=" not in value else label
+
+
+def _colour_map(labels: Sequence[str], colors: Mapping[str, str] | None, arms: Sequence[str] = ()) -> dict[str, str]:
+    """Colour of each label: ``colors`` looked up by the label or by the arm it names, else :func:`arm_colors` over
+    ``arms`` and the arms the labels name."""
+    named = {lb: _arm_of(lb, arms) for lb in labels}
+    fallback = arm_colors([*arms, *named.values()])
+    given = dict(colors or {})
+    return {lb: given.get(lb, given.get(arm, fallback[arm])) for lb, arm in named.items()}
 
 _LABELS = {"distress": "apparent distress", "distress_mean": "mean apparent distress",
            "distress_burden": "apparent distress burden", "distress_peak": "peak apparent distress",
@@ -270,18 +304,22 @@ def _forest_facets(results: pd.DataFrame, fig: Figure | SubFigure | None, *, lab
     return np.asarray(axes, dtype=object)
 
 
-def event_study_plot(results: pd.DataFrame, ax: Axes | None = None, *, differences: bool = False) -> Axes:
+def event_study_plot(results: pd.DataFrame, ax: Axes | None = None, *, differences: bool = False,
+                     colors: Mapping[str, str] | None = None) -> Axes:
     """Mean trajectory per arm around the anchor (turn 0) with its bootstrap band; ``differences=True`` plots the
-    treatment - control rows instead."""
+    treatment - control rows instead, each in its treatment arm's colour. ``colors`` maps arms to colours
+    (default :func:`arm_colors` of the arms in ``results``)."""
     require_columns(results, ["arm", "turn", "contrast", "estimate", "ci_low", "ci_high"], argument="results")
     ax = _axes(ax)
     rows = results[results["contrast"] != "mean"] if differences else results[results["contrast"] == "mean"]
     if rows.empty:
         raise AnalysisInputError("no rows to plot: event_study results without " +
                                  ("difference rows (pass arm= to event_study)" if differences else "mean rows"))
-    for k, (arm, grp) in enumerate(rows.groupby("arm", sort=False)):
+    arms = [str(a) for a in results.loc[results["contrast"] == "mean", "arm"].unique()]
+    palette = _colour_map([str(a) for a in rows["arm"].unique()], colors, arms=arms)
+    for arm, grp in rows.groupby("arm", sort=False):
         grp = grp.sort_values("turn")
-        colour = PALETTE[k % len(PALETTE)]
+        colour = palette[str(arm)]
         ax.plot(grp["turn"], grp["estimate"], marker="o", markersize=3, color=colour, label=str(arm))
         ax.fill_between(grp["turn"], grp["ci_low"], grp["ci_high"], color=colour, alpha=0.2, linewidth=0)
     ax.axvline(0, color=PALETTE[-1], linewidth=0.8, linestyle="--")
@@ -294,13 +332,16 @@ def event_study_plot(results: pd.DataFrame, ax: Axes | None = None, *, differenc
     return ax
 
 
-def survival_plot(results: pd.DataFrame, ax: Axes | None = None, *, bands: bool = True) -> Axes:
-    """Kaplan–Meier step curves per group (from :func:`kaplan_meier`), starting at S(0) = 1, with pointwise bands."""
+def survival_plot(results: pd.DataFrame, ax: Axes | None = None, *, bands: bool = True,
+                  colors: Mapping[str, str] | None = None) -> Axes:
+    """Kaplan–Meier step curves per group (from :func:`kaplan_meier`), starting at S(0) = 1, with pointwise bands.
+    ``colors`` maps arms (or group labels) to colours (default :func:`arm_colors` of the groups' arms)."""
     require_columns(results, ["group", "time", "estimate", "ci_low", "ci_high"], argument="results")
     ax = _axes(ax)
-    for k, (group, grp) in enumerate(results.groupby("group", sort=False)):
+    palette = _colour_map([str(g) for g in results["group"].unique()], colors)
+    for group, grp in results.groupby("group", sort=False):
         grp = grp.sort_values("time")
-        colour = PALETTE[k % len(PALETTE)]
+        colour = palette[str(group)]
         t = np.r_[0.0, grp["time"].to_numpy(dtype=float)]
         s = np.r_[1.0, grp["estimate"].to_numpy(dtype=float)]
         ax.step(t, s, where="post", color=colour, label=str(group))
@@ -315,11 +356,14 @@ def survival_plot(results: pd.DataFrame, ax: Axes | None = None, *, bands: bool 
     return ax
 
 
-def policy_audit_plot(results: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Grouped bars of ending-policy shares per group (from :func:`policy_audit`) with Wilson intervals."""
+def policy_audit_plot(results: pd.DataFrame, ax: Axes | None = None, *,
+                      colors: Mapping[str, str] | None = None) -> Axes:
+    """Grouped bars of ending-policy shares per group (from :func:`policy_audit`) with Wilson intervals.
+    ``colors`` maps arms (or group labels) to colours (default :func:`arm_colors` of the groups' arms)."""
     require_columns(results, ["group", "category", "estimate", "ci_low", "ci_high"], argument="results")
     ax = _axes(ax)
     groups = list(dict.fromkeys(results["group"]))
+    palette = _colour_map([str(g) for g in groups], colors)
     cats = [c for c in ENDING_POLICIES if c in set(results["category"])]
     width = 0.8 / max(len(groups), 1)
     x = np.arange(len(cats))
@@ -328,7 +372,7 @@ def policy_audit_plot(results: pd.DataFrame, ax: Axes | None = None) -> Axes:
         est = grp["estimate"].to_numpy(dtype=float)
         err = np.vstack([est - grp["ci_low"].to_numpy(dtype=float), grp["ci_high"].to_numpy(dtype=float) - est])
         ax.bar(x + (k - (len(groups) - 1) / 2) * width, est, width, yerr=np.clip(np.nan_to_num(err), 0, None), capsize=2,
-               color=PALETTE[k % len(PALETTE)], label=str(group))
+               color=palette[str(group)], label=str(group))
     ax.set_xticks(x, [c.replace("_", " ") for c in cats])
     ax.set_ylabel("share of conversation branches")
     ax.set_ylim(0, 1)
