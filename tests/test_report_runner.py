@@ -167,3 +167,19 @@ def test_report_errors_before_running(tmp_path: Path, notebook: Path) -> None:
         run_report(logs, tmp_path / "r", spec=tmp_path / "missing.yaml", notebook=notebook, progress=False)
     with pytest.raises(FileNotFoundError, match="bundled notebooks"):
         run_report(logs, tmp_path / "r", notebook="no_such_notebook", progress=False)
+
+
+def test_cli_params_are_literals_or_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from welfare.cli import main
+    from welfare.commands.report import parse_params
+
+    got = parse_params(["n_boot=2000", "event_anchor=role == 'user' and hostility >= 0.7", "control_arm=base",
+                        "spec=None", "arms=['a', 'b']", "label='1'", "x=a=b"])
+    assert got == {"n_boot": 2000, "event_anchor": "role == 'user' and hostility >= 0.7", "control_arm": "base",
+                   "spec": None, "arms": ["a", "b"], "label": "1", "x": "a=b"}
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_params(["n_boot"])
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text('{"id": "c1", "messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
+    assert main(["report", str(logs), "-o", str(tmp_path / "r"), "--no-progress", "-p", "no_such_name=1"]) == 1
+    assert "unknown parameter 'no_such_name'" in capsys.readouterr().err

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import sys
+from typing import Any
 
 DEFAULT_NOTEBOOK = "02_end_conversation_analysis"  # kept equal to welfare.report.DEFAULT_NOTEBOOK (tested)
 NAME = "report"
@@ -16,8 +18,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--spec", help="analysis spec (YAML or JSON file)")
     p.add_argument("--notebook", default=DEFAULT_NOTEBOOK,
                    help=f"bundled notebook name or path to a .py/.ipynb notebook (default: {DEFAULT_NOTEBOOK})")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="set a parameter of the notebook's parameters cell, e.g. -p n_boot=2000 -p "
+                        "\"event_anchor=role == 'user' and hostility >= 0.7\" (repeatable). VALUE is read as a "
+                        "Python literal (number, list, True, None, quoted string) and otherwise kept as text")
     p.add_argument("--timeout", type=int, default=600, help="seconds allowed per notebook cell (default: 600)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` strings as a dict: VALUE as a Python literal when it is one, else the text itself."""
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise ValueError(f"--param {item!r}: expected NAME=VALUE, e.g. n_boot=2000")
+        try:
+            out[name] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            out[name] = raw
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         result = run_report(args.logs, args.output, spec=args.spec, notebook=args.notebook, timeout=args.timeout,
-                            progress=not args.no_progress)
+                            progress=not args.no_progress, parameters=parse_params(args.param))
     except ValueError as err:  # ReportError and every input error say what, where and how to fix
         print(f"welfare report: error: {err}", file=sys.stderr)
         return 1
