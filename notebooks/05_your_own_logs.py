@@ -53,8 +53,14 @@ pd.DataFrame([{"path": r.path, "line": r.line, "field": r.field, "reason": r.rea
 # %% [markdown]
 # ## 2. Score
 
+# %% [markdown]
+# The tables always have `model`, `condition`, `user_id`, `started_at` and `pair_id` from the
+# metadata; any other key, such as an arm named `variant`, is carried as a column on request.
+
 # %%
-scores = welfare.score(convs)
+from welfare.score import CONVERSATION_KEYS
+
+scores = welfare.score(convs, metadata=[] if arm in CONVERSATION_KEYS else [arm])
 messages, conversations = scores.messages, scores.conversations
 print(scores)
 

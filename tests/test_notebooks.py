@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from conftest import REPO, require_shared
 
@@ -81,6 +82,14 @@ def test_your_own_logs_template_writes_outputs(tmp_path: Path) -> None:
     tables = sorted(p.name for p in (tmp_path / "out" / "tables").iterdir())
     assert "arms.csv" in tables and "conversation_means.parquet" in tables
     assert (tmp_path / "out" / "figures" / "overview.pdf").exists()
+
+
+@pytest.mark.slow
+def test_your_own_logs_takes_the_arm_from_any_metadata_key(tmp_path: Path) -> None:
+    # the sample's metadata also names each simulated user's persona; as the arm it must reach the tables
+    _run("05_your_own_logs", tmp_path, output_dir=str(tmp_path / "out"), arm="persona")
+    arms = pd.read_csv(tmp_path / "out" / "tables" / "arms.csv")
+    assert "persona" in arms.columns and arms["persona"].nunique() > 3 and "all" not in set(arms["persona"])
 
 
 @pytest.mark.slow
