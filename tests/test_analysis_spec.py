@@ -190,3 +190,11 @@ def test_before_after_and_audit_only_specs() -> None:
     assert refusal["cox"].estimate.iloc[0] > 0 and refusal["logrank"].p_value.notna().all()
     audit = run_spec({"design": "none", "policy_audit": True}, convs)
     assert set(audit) == {"policy_audit"} and len(audit["policy_audit"]) == 5 * 2
+
+
+def test_run_spec_says_how_to_get_a_missing_arm_column() -> None:
+    convs, _ = score_tables(3)
+    with pytest.raises(SpecError, match="--metadata variant"):
+        run_spec({"outcomes": ["distress_mean"], "arm": "variant", "n_boot": 50}, convs)
+    with pytest.raises(SpecError, match="cluster 'site'"):
+        run_spec({"outcomes": ["distress_mean"], "cluster": "site", "n_boot": 50}, convs)

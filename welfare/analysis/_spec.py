@@ -332,6 +332,12 @@ def run_spec(
         ``after_ending``, for the parts the spec asks for.
     """
     spec = load_spec(spec) if isinstance(spec, (str, os.PathLike)) else validate_spec(spec)
+    for key in ("arm", "cluster"):
+        name = spec[key]
+        if isinstance(name, str) and name not in conversations.columns:
+            raise SpecError(f"{key} {name!r} is not a column of the conversation table. A key of the logs' "
+                            f"metadata becomes a column when scoring asks for it: welfare score LOGS -o OUT "
+                            f"--metadata {name} (welfare.score(..., metadata=[{name!r}]))", field=key)
     convs = _prepare(conversations, spec, "conversations")
     common = {"confidence": spec["confidence"]}
     boot = {"n_boot": spec["n_boot"], "seed": spec["seed"]}
