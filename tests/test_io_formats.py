@@ -103,7 +103,7 @@ def test_anthropic_system_blocks_stop_reason_and_pairs():
     first, second, third, batch = load_all(FIXTURES / "anthropic_messages.jsonl")
     assert first.messages[0].role == "system" and first.messages[0].text == "You are a careful assistant."
     assert first.messages[-1].metadata["stop_reason"] == "refusal"
-    assert (first.ending.by, first.ending.method) == ("assistant", "stop_reason")
+    assert (first.ending.by, first.ending.method) == ("system", "stop_reason")  # a classifier stop, not the model
     assert second.metadata["user_id"] == "user-42" and second.metadata["model"] == "claude-opus-4-1"
     kinds = [b["type"] for m in second.messages if isinstance(m.content, list) for b in m.content]
     assert {"thinking", "redacted_thinking", "tool_use"} <= set(kinds)

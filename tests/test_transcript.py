@@ -70,7 +70,13 @@ def test_ending_by_tool_call_bail_string_stop_reason_and_metadata():
     assert bail.ending.method == "bail_string"
     stop = conv([{"role": "user", "content": "x"},
                  {"role": "assistant", "content": "", "metadata": {"stop_reason": "refusal"}}])
-    assert stop.ending.method == "stop_reason"
+    # a classifier's refusal stop ends the branch, but the platform ended it, not the model
+    assert (stop.ending.by, stop.ending.method, stop.ending.detail) == ("system", "stop_reason", "refusal")
+    chose = conv([{"role": "user", "content": "x"},
+                  {"role": "assistant", "content": "", "metadata": {"stop_reason": "end_conversation"}}])
+    assert (chose.ending.by, chose.ending.method) == ("assistant", "stop_reason")
+    logged = conv([{"role": "user", "content": "x"}], metadata={"ended_by": "system"})
+    assert (logged.ending.by, logged.ending.method) == ("system", "metadata")
     meta = conv([{"role": "user", "content": "bye"}], metadata={"ended_by": "user"})
     assert (meta.ending.by, meta.ending.method) == ("user", "metadata")
     none = conv([{"role": "user", "content": "x"}, {"role": "assistant", "content": "ok"}])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 __all__ = [
     "BAIL_STRINGS",
@@ -23,6 +23,7 @@ __all__ = [
     "END_TOOL_NAMES",
     "ROLES",
     "SCHEMA_VERSION",
+    "STOP_REASON_ENDERS",
     "Branch",
     "Ending",
     "Message",
@@ -44,10 +45,13 @@ END_TOOL_NAMES: frozenset[str] = frozenset(
 #: Strings an assistant emits to leave a conversation in bail-string set-ups
 #: (Ensign, Sleight & Fish 2025 use ``SWITCHCONVERSATION``).
 BAIL_STRINGS: tuple[str, ...] = ("SWITCHCONVERSATION",)
-#: API stop reasons that end a conversation when they stop its last message.
-ENDING_STOP_REASONS: frozenset[str] = frozenset({"end_conversation", "refusal"})
+#: API stop reasons that end a conversation when they stop its last message, and who ended it: the model
+#: (``end_conversation``), or the platform (``refusal``: the Anthropic API's stop reason when its safety
+#: classifiers cut a reply off, which is not the model choosing to leave).
+STOP_REASON_ENDERS: dict[str, str] = {"end_conversation": "assistant", "refusal": "system"}
+ENDING_STOP_REASONS: frozenset[str] = frozenset(STOP_REASON_ENDERS)
 
-EndedBy = Literal["assistant", "user", "none"]
+EndedBy = Literal["assistant", "user", "system", "none"]
 EndingMethod = Literal["tool_call", "bail_string", "stop_reason", "metadata", "none"]
 
 
@@ -245,7 +249,8 @@ def _check_calls(raw_calls: Any, where: str) -> tuple[ToolCall, ...]:
 class Ending:
     """How a branch ended.
 
-    ``by`` is ``"assistant"``, ``"user"`` or ``"none"`` (the branch simply stops).
+    ``by`` is ``"assistant"`` (the model ended it), ``"user"``, ``"system"`` (the platform ended it, e.g. a
+    safety classifier's ``refusal`` stop) or ``"none"`` (the branch simply stops).
     ``method`` is how the ending was signalled: ``tool_call`` (an end-conversation tool),
     ``bail_string`` (e.g. ``SWITCHCONVERSATION`` in the text), ``stop_reason`` (API stop
     reason of the last message), ``metadata`` (the log says so) or ``none``.
@@ -289,7 +294,7 @@ class Transcript:
 
     ``metadata`` keeps what the log says about the conversation: ``model``, ``condition``
     (the arm of a study), ``user_id``, timestamps, and ``source_format``. A conversation-level
-    ending that the log records goes in ``metadata["ended_by"]`` (``"assistant"``/``"user"``) with
+    ending that the log records goes in ``metadata["ended_by"]`` (``"assistant"``/``"user"``/``"system"``) with
     an optional ``metadata["ended_at"]`` (a message id).
     ``current`` is the id of the leaf of the active branch when the log names one.
 
@@ -426,9 +431,10 @@ class Transcript:
             last = path[-1]
             reason = last.metadata.get("stop_reason")
             if last.role == "assistant" and isinstance(reason, str) and reason in ENDING_STOP_REASONS:
-                return Ending("assistant", "stop_reason", len(path) - 1, last.id, reason)
+                by = cast(EndedBy, STOP_REASON_ENDERS[reason])
+                return Ending(by, "stop_reason", len(path) - 1, last.id, reason)
         ended_by = self.metadata.get("ended_by")
-        if ended_by in ("assistant", "user"):
+        if ended_by in ("assistant", "user", "system"):
             at = self.metadata.get("ended_at")
             for i, m in enumerate(path):
                 if at is not None and m.id == at:
