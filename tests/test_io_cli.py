@@ -109,3 +109,11 @@ def test_info_counts_models_conditions_and_branching(capsys):
     assert data["models"] == {"model-a": 1, "model-b": 1} and data["conditions"] == {"control": 1, "end_tool": 1}
     assert data["conversations_with_branches"] == 1 and data["branches"] == 3
     assert data["endings"] == {"not ended": 2}  # the end_conversation call is on the inactive branch
+
+
+def test_info_lists_metadata_keys_for_score_metadata(capsys):
+    assert main(["info", "--json", str(FIXTURES / "canonical.jsonl")]) == 0
+    keys = json.loads(capsys.readouterr().out)["metadata_keys"]
+    assert keys["model"] == 2 and keys["condition"] == 2 and keys["source_format"] == 2
+    assert main(["info", str(FIXTURES / "canonical.jsonl")]) == 0
+    assert "--metadata KEY): " in capsys.readouterr().out

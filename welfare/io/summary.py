@@ -19,7 +19,9 @@ class LogSummary:
     """Counts over a set of logs; ``to_dict`` for JSON, ``to_text`` for people.
 
     ``models``/``conditions`` count conversations by ``metadata["model"]``/``["condition"]``;
-    ``trees`` counts conversations with more than one branch.
+    ``metadata_keys`` counts the conversations that have each metadata key (any key can become a column of
+    the score tables with ``welfare score --metadata KEY``); ``trees`` counts conversations with more than one
+    branch.
     """
 
     formats: dict[str, str] = field(default_factory=dict)
@@ -29,6 +31,7 @@ class LogSummary:
     endings: Counter[str] = field(default_factory=Counter)
     models: Counter[str] = field(default_factory=Counter)
     conditions: Counter[str] = field(default_factory=Counter)
+    metadata_keys: Counter[str] = field(default_factory=Counter)
     trees: int = 0
     report: LoadReport = field(default_factory=LoadReport)
 
@@ -42,6 +45,7 @@ class LogSummary:
             "conversations_with_branches": self.trees,
             "models": dict(sorted(self.models.items())),
             "conditions": dict(sorted(self.conditions.items())),
+            "metadata_keys": dict(sorted(self.metadata_keys.items())),
             "read": self.report.read,
             "loaded": self.report.loaded,
             "rejected": len(self.report.rejected),
@@ -63,6 +67,11 @@ class LogSummary:
                 shown = ", ".join(f"{k} {n}" for k, n in counts.most_common(10))
                 more = f", ... ({len(counts) - 10} more)" if len(counts) > 10 else ""
                 lines.append(f"{label}: {shown}{more}")
+        if self.metadata_keys:
+            keys = sorted(self.metadata_keys.items(), key=lambda kv: (-kv[1], kv[0]))
+            shown = ", ".join(f"{k} {n}" for k, n in keys[:20])
+            more = f", ... ({len(keys) - 20} more)" if len(keys) > 20 else ""
+            lines.append(f"metadata keys (conversations having each; welfare score --metadata KEY): {shown}{more}")
         for rej in self.report.rejected[:20]:
             lines.append(f"  rejected: {rej}")
         if len(self.report.rejected) > 20:
@@ -86,6 +95,7 @@ def summarize_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[st
             value = t.metadata.get(key)
             if isinstance(value, str):
                 counter[value] += 1
+        summary.metadata_keys.update(t.metadata.keys())
         summary.messages_by_role.update(m.role for m in t.messages)
         active = next(b for b in branches if b.is_active)
         end = active.ending
