@@ -229,6 +229,9 @@ def test_metadata_keys_become_text_columns_after_the_fixed_keys() -> None:
     ts = _transcripts(4)
     ts[0].metadata["variant"] = "tool"
     ts[1].metadata["variant"] = 2  # any JSON scalar is written as text, so every chunk has the same type
+    ts[0].metadata["settings"] = {"temperature": 0.7, "arm": "b"}  # objects and lists as JSON
+    assert score(ts[:1], metadata=["settings"]).conversations["settings"].iloc[0] == \
+        '{"arm": "b", "temperature": 0.7}'
     s = score(ts, metadata=["variant"], chunk_size=2)
     conv = s.conversations
     assert list(conv.columns[:15]) == [*CONVERSATION_KEYS[:8], "variant", *CONVERSATION_KEYS[8:]]

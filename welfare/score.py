@@ -117,8 +117,13 @@ def provenance(inputs: Sequence[dict[str, Any]] = (), matcher: Matcher | None = 
 
 
 def _meta(t: Transcript, key: str) -> Any:
+    """A metadata value as text: strings as they are, lists and objects as JSON, other scalars with ``str``."""
     value = t.metadata.get(key)
-    return None if value is None else str(value) if not isinstance(value, str) else value
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return str(value)
 
 
 _META_KEYS = ("model", "condition", "user_id", "started_at", "pair_id")
