@@ -55,3 +55,42 @@ def test_eval_archive_without_header_uses_the_journal(tmp_path):
         archive.writestr("samples/s1_epoch_1.json", json.dumps(sample))
     (t,) = load_all(path)
     assert (t.id, t.metadata["task"], t.metadata["model"]) == ("s1_epoch_1", "t", "m/x")
+
+
+def test_wildchat_parquet_writer_joins_pieces_under_one_schema(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import welfare.io.wildchat as wc
+
+    monkeypatch.setattr(wc, "SPILL_ROWS", 4)
+    convs = conversations(10)
+    for i, t in enumerate(convs):  # a key that is null in the first piece and text later, one that appears late
+        t.metadata["note"] = None if i < 4 else f"n{i}"
+        if i == 9:
+            t.metadata["late"] = 1
+    out = tmp_path / "w.parquet"
+    n = wio.write(convs, out, format="wildchat")
+    table = pq.read_table(out)
+    assert n == table.num_rows == 20  # two branches each
+    assert str(table.schema.field("note").type) == "string" and str(table.schema.field("late").type) == "int64"
+    assert table.column("note").to_pylist()[:8] == [None] * 8 and table.column("note").to_pylist()[8] == "n4"
+    back = {t.id: t for t in load_all(out, format="wildchat")}
+    assert len(back) == 20 and sum(t.metadata.get("late") == 1 for t in back.values()) == 2
+
+
+@pytest.mark.slow
+def test_wildchat_parquet_writer_memory_is_flat(tmp_path, monkeypatch):
+    import welfare.io.wildchat as wc
+
+    monkeypatch.setattr(wc, "SPILL_ROWS", 64)
+
+    def peak(n: int) -> int:
+        items = (t for k in range(n // 40) for t in conversations(40))  # generated lazily, as a reader would
+        tracemalloc.start()
+        wio.write(items, tmp_path / f"w{n}.parquet", format="wildchat")
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    peak(200)  # first use: imports and caches
+    assert peak(2000) < 3 * peak(200)  # holding every row would cost about 10x (checked against the old writer)

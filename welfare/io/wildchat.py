@@ -43,6 +43,8 @@ _ROLES = {"user": "user", "human": "user", "assistant": "assistant", "gpt": "ass
 _ID_KEYS = ("conversation_hash", "conversation_id", "id")
 #: Rows per Parquet row group written; a reader holds about one row group in memory.
 ROW_GROUP_ROWS = 1024
+#: Rows the Parquet writer holds at once (a multiple of ROW_GROUP_ROWS, so row groups do not depend on it).
+SPILL_ROWS = 8 * ROW_GROUP_ROWS
 
 
 def _convert(obj: dict[str, Any], where: Record) -> Transcript:
@@ -126,23 +128,61 @@ def _rows(transcripts: Iterable[Transcript], branches: str) -> Iterator[dict[str
 def write_wildchat(transcripts: Iterable[Transcript], out: str | os.PathLike[str], *, branches: str = "all") -> int:
     """Write WildChat-style rows: JSON Lines, or Parquet when ``out`` ends in ``.parquet``.
 
-    Parquet output collects the rows in memory first (one table); JSON Lines streams.
+    Both stream: JSON Lines row by row; Parquet in pieces of :data:`SPILL_ROWS` rows spilled to temporary
+    files, then joined under one schema (a column for every key of any row, in order of first appearance;
+    types promoted across pieces, e.g. all-null to string), so memory does not grow with the input.
     """
     spath = os.fspath(out)
     if spath.endswith(".parquet"):
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        rows = list(_rows(transcripts, branches))
-        columns = list(dict.fromkeys(k for row in rows for k in row))  # a column for every key of any row
-        rows = [{k: row.get(k) for k in columns} for row in rows]
-        pq.write_table(pa.Table.from_pylist(rows), spath, row_group_size=ROW_GROUP_ROWS)
-        return len(rows)
+        return _write_parquet_rows(_rows(transcripts, branches), spath)
     n = 0
     with open_text_out(spath) as fh:
         for row in _rows(transcripts, branches):
             fh.write(dumps(row) + "\n")
             n += 1
+    return n
+
+
+def _write_parquet_rows(rows: Iterable[dict[str, Any]], path: str) -> int:
+    import tempfile
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory(prefix="welfare-wildchat-") as tmp:
+        parts: list[str] = []
+        schemas: list[Any] = []
+        n = 0
+
+        def spill(chunk: list[dict[str, Any]]) -> None:
+            columns = list(dict.fromkeys(k for row in chunk for k in row))  # from_pylist reads the first row's keys
+            table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in chunk])
+            part = os.path.join(tmp, f"{len(parts)}.parquet")
+            pq.write_table(table, part)
+            parts.append(part)
+            schemas.append(table.schema)
+
+        chunk: list[dict[str, Any]] = []
+        for row in rows:
+            chunk.append(row)
+            n += 1
+            if len(chunk) == SPILL_ROWS:
+                spill(chunk)
+                chunk = []
+        if chunk or not parts:
+            spill(chunk)
+        try:
+            schema = pa.unify_schemas(schemas, promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise ValueError(f"cannot write {path}: a field has values of incompatible types in different rows "
+                             f"({err}); write JSON Lines instead") from err
+        with pq.ParquetWriter(path, schema) as writer:
+            for part in parts:
+                table = pq.read_table(part)
+                for name in schema.names:
+                    if name not in table.column_names:
+                        table = table.append_column(name, pa.nulls(len(table), type=schema.field(name).type))
+                writer.write_table(table.select(schema.names).cast(schema), row_group_size=ROW_GROUP_ROWS)
     return n
 
 
