@@ -94,3 +94,14 @@ def test_wildchat_parquet_writer_memory_is_flat(tmp_path, monkeypatch):
 
     peak(200)  # first use: imports and caches
     assert peak(2000) < 3 * peak(200)  # holding every row would cost about 10x (checked against the old writer)
+
+
+def test_wildchat_parquet_writer_names_incompatible_types(tmp_path, monkeypatch):
+    import welfare.io.wildchat as wc
+
+    monkeypatch.setattr(wc, "SPILL_ROWS", 4)
+    convs = conversations(4)
+    for i, t in enumerate(convs):
+        t.metadata["x"] = 1 if i < 2 else "one"  # a number in the first piece, text in the second
+    with pytest.raises(ValueError, match="incompatible types"):
+        wio.write(convs, tmp_path / "w.parquet", format="wildchat")
