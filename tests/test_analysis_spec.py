@@ -184,6 +184,9 @@ def test_before_after_and_audit_only_specs() -> None:
                     "adjust": []}, convs)
     row = out["effects"].iloc[0]
     assert row.contrast == "after - before" and row.ci_low < 0.5 < row.ci_high
+    no_arms = run_spec({"design": "before_after", "outcomes": ["distress_mean"], "rollout": "2026-02-02",
+                        "adjust": []}, convs.drop(columns="condition"))  # a before/after design has no arm column
+    assert no_arms["effects"].estimate.iloc[0] == pytest.approx(row.estimate)
     refusal = run_spec({"design": "none", "survival": {"event": "turns_to_first_refusal"}, "control": "no_end_tool",
                         "n_boot": 50}, convs)
     assert refusal["cox"].contrast.tolist() == ["end_tool vs no_end_tool"]
@@ -198,3 +201,6 @@ def test_run_spec_says_how_to_get_a_missing_arm_column() -> None:
         run_spec({"outcomes": ["distress_mean"], "arm": "variant", "n_boot": 50}, convs)
     with pytest.raises(SpecError, match="cluster 'site'"):
         run_spec({"outcomes": ["distress_mean"], "cluster": "site", "n_boot": 50}, convs)
+    with pytest.raises(SpecError, match="fixed column") as err:  # a fixed key gets no --metadata advice
+        run_spec({"outcomes": ["distress_mean"], "n_boot": 50}, convs.drop(columns="condition"))
+    assert "--metadata" not in str(err.value)

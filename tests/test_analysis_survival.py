@@ -58,6 +58,17 @@ def test_logrank_without_any_event_is_undefined_not_an_error(leukaemia: pd.DataF
     assert "no events" in res.method
 
 
+def test_logrank_leaves_out_a_group_no_one_at_risk_at_any_event_time(leukaemia: pd.DataFrame) -> None:
+    # e.g. an arm whose conversations all stop before the first ending turn: it made statsmodels' variance singular
+    early = pd.DataFrame({"weeks": [0.5] * 4, "relapse": [0] * 4, "rx": ["early"] * 4, "site": ["x"] * 4})
+    res = logrank(pd.concat([leukaemia, early], ignore_index=True), "weeks", "relapse", "rx").iloc[0]
+    two = logrank(leukaemia, "weeks", "relapse", "rx").iloc[0]
+    assert res.statistic == pytest.approx(two.statistic) and res.df == 1
+    assert "left out, no one at risk at any event time: early" in res.method
+    alone = logrank(pd.concat([leukaemia[leukaemia.rx == "6-MP"], early]), "weeks", "relapse", "rx").iloc[0]
+    assert np.isnan(alone.p_value) and "fewer than two groups remain" in alone.method
+
+
 def test_cox_hazard_ratio_matches_the_textbook(leukaemia: pd.DataFrame) -> None:
     res = cox(leukaemia, "weeks", "relapse", "C(rx)").iloc[0]
     # Kleinbaum & Klein ch. 3, model 1 (Breslow ties): coef 1.509, SE 0.410, HR 4.523

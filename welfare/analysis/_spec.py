@@ -332,12 +332,17 @@ def run_spec(
         ``after_ending``, for the parts the spec asks for.
     """
     spec = load_spec(spec) if isinstance(spec, (str, os.PathLike)) else validate_spec(spec)
-    for key in ("arm", "cluster"):
-        name = spec[key]
-        if isinstance(name, str) and name not in conversations.columns:
-            raise SpecError(f"{key} {name!r} is not a column of the conversation table. A key of the logs' "
-                            f"metadata becomes a column when scoring asks for it: welfare score LOGS -o OUT "
-                            f"--metadata {name} (welfare.score(..., metadata=[{name!r}]))", field=key)
+    if spec["design"] in ("between", "paired"):  # the designs that compare arms with clusters
+        from welfare.score import CONVERSATION_KEYS
+
+        for key in ("arm", "cluster"):
+            name = spec[key]
+            if isinstance(name, str) and name not in conversations.columns:
+                hint = (" (a fixed column of the score tables: were these tables written by welfare score?)"
+                        if name in CONVERSATION_KEYS else
+                        f". A key of the logs' metadata becomes a column when scoring asks for it: welfare score "
+                        f"LOGS -o OUT --metadata {name} (welfare.score(..., metadata=[{name!r}]))")
+                raise SpecError(f"{key} {name!r} is not a column of the conversation table{hint}", field=key)
     convs = _prepare(conversations, spec, "conversations")
     common = {"confidence": spec["confidence"]}
     boot = {"n_boot": spec["n_boot"], "seed": spec["seed"]}

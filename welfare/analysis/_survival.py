@@ -156,8 +156,23 @@ def logrank(data: pd.DataFrame, duration: str, event: str, group: str) -> pd.Dat
     if len(levels) >= 2 and observed.sum() == 0:  # no event in any group: the test has nothing to compare
         row["method"] += "; no events in any group, so the test is undefined"
     elif len(levels) >= 2:
-        chisq, p = survdiff(frame[duration].to_numpy(dtype=float), observed, frame[group].to_numpy())
-        row.update(p_value=float(p), statistic=float(chisq), df=len(levels) - 1)
+        # a group with no one at risk at any event time adds nothing to the test and makes its variance singular
+        first_event = frame.loc[observed > 0, duration].min()
+        at_risk = frame.groupby(group)[duration].max() >= first_event
+        idle = [lv for lv in levels if not at_risk.get(lv, False)]
+        kept = frame[~frame[group].isin(idle)]
+        if idle:
+            row["method"] += f"; left out, no one at risk at any event time: {', '.join(map(str, idle))}"
+        if len(levels) - len(idle) < 2:
+            row["method"] += "; fewer than two groups remain, so the test is undefined"
+        else:
+            try:
+                chisq, p = survdiff(kept[duration].to_numpy(dtype=float), kept[event].to_numpy(dtype=float),
+                                    kept[group].to_numpy())
+            except np.linalg.LinAlgError:
+                row["method"] += "; the test's variance is singular, so it is undefined"
+            else:
+                row.update(p_value=float(p), statistic=float(chisq), df=len(levels) - len(idle) - 1)
     return make_result([row], ("statistic", "df"))
 
 
