@@ -236,4 +236,11 @@ def test_per_arm_figures_give_each_arm_one_colour() -> None:
     ax = policy_audit_plot(audit, colors=colours)
     bars = {to_hex(p.get_facecolor()) for p in ax.patches}
     assert bars == {colours["tool_early"], colours["control"]}
+    # arm names with '=' or ', ', and a group of conversations without an arm, keep distinct colours
+    odd = {k: v.lower() for k, v in arm_colors(["k=v", "a, b"]).items()}
+    audit = pd.DataFrame([{"group": g, "category": "last_resort", "estimate": 0.5, "ci_low": 0.4, "ci_high": 0.6}
+                          for g in ("variant=k=v", "variant=a, b", "variant=nan")])
+    ax = policy_audit_plot(audit, colors=odd)
+    drawn = [to_hex(p.get_facecolor()) for p in ax.patches]  # one category: one bar per group, in group order
+    assert drawn[0] == odd["k=v"] and drawn[1] == odd["a, b"] and drawn[2] not in odd.values()
     plt.close("all")

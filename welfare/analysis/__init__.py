@@ -16,7 +16,15 @@ from welfare.analysis._compare import adjust_pvalues, compare_arms, effect_sizes
 from welfare.analysis._event import align_to_anchor, event_study
 from welfare.analysis._latex import to_latex
 from welfare.analysis._models import before_after, gee, mixed, regress
-from welfare.analysis._plots import PALETTE, event_study_plot, forest_plot, policy_audit_plot, survival_plot
+from welfare.analysis._plots import (
+    OKABE_ITO,
+    PALETTE,
+    arm_colors,
+    event_study_plot,
+    forest_plot,
+    policy_audit_plot,
+    survival_plot,
+)
 from welfare.analysis._policy import ENDING_POLICIES, after_ending, follow_ups, policy_audit
 from welfare.analysis._results import RESULT_COLUMNS, AnalysisInputError
 from welfare.analysis._spec import (
@@ -33,6 +41,7 @@ from welfare.analysis._survival import cox, kaplan_meier, logrank, time_to_event
 
 __all__ = [
     "ENDING_POLICIES",
+    "OKABE_ITO",
     "PALETTE",
     "RESULT_COLUMNS",
     "SPEC_FIELDS",
@@ -42,6 +51,7 @@ __all__ = [
     "after_ending",
     "align_to_anchor",
     "analyze",
+    "arm_colors",
     "before_after",
     "compare_arms",
     "cox",

@@ -41,24 +41,30 @@ def arm_colors(arms: Any) -> dict[str, str]:
 
 
 def _arm_of(label: str, arms: Sequence[str] = ()) -> str:
-    """The arm a label names: an arm itself; ``condition=tool`` (one grouping column) -> ``tool``; a difference
-    ``tool - control`` between two of ``arms`` -> ``tool``; else the label."""
+    """The arm a label names: an arm itself; a difference ``tool - control`` between two of ``arms`` -> ``tool``;
+    a group label ``column=value`` (policy audit, survival) -> ``value``; else the label."""
     if label in arms:
         return label
     for arm in arms:
         if label.startswith(arm + " - ") and label[len(arm) + 3:] in arms:
             return arm
     _column, sep, value = label.partition("=")
-    return value if sep and "," not in label and "=" not in value else label
+    return value if sep else label
 
 
 def _colour_map(labels: Sequence[str], colors: Mapping[str, str] | None, arms: Sequence[str] = ()) -> dict[str, str]:
-    """Colour of each label: ``colors`` looked up by the label or by the arm it names, else :func:`arm_colors` over
-    ``arms`` and the arms the labels name."""
-    named = {lb: _arm_of(lb, arms) for lb in labels}
-    fallback = arm_colors([*arms, *named.values()])
+    """Colour of each label: ``colors`` looked up by the label or by the arm it names; labels it does not cover
+    take :func:`arm_colors` order among the Okabe–Ito colours ``colors`` leaves unused (so no two groups share a
+    colour while colours remain)."""
     given = dict(colors or {})
-    return {lb: given.get(lb, given.get(arm, fallback[arm])) for lb, arm in named.items()}
+    named = {lb: _arm_of(lb, arms) for lb in labels}
+    out = {lb: given[lb] if lb in given else given[arm] for lb, arm in named.items() if lb in given or arm in given}
+    rest = sorted({named[lb] for lb in labels if lb not in out} | {a for a in arms if a not in given})
+    used = {c.lower() for c in given.values()}
+    free = [c for c in OKABE_ITO if c.lower() not in used] or list(OKABE_ITO)
+    fallback = {a: free[i % len(free)] for i, a in enumerate(rest)}
+    return {lb: out.get(lb, fallback.get(named[lb], OKABE_ITO[0])) for lb in labels}
+
 
 _LABELS = {"distress": "apparent distress", "distress_mean": "mean apparent distress",
            "distress_burden": "apparent distress burden", "distress_peak": "peak apparent distress",
