@@ -77,7 +77,8 @@ scores = welfare.score(convs, metadata=carried)
 messages, conversations = scores.messages, scores.conversations
 arms = sorted(conversations[arm].dropna().astype(str).unique()) if arm in conversations else []
 if not arms:
-    print(f"No conversation has a value for the arm column {arm!r}: the analysis pools all conversations.")
+    print(f"No conversation has a value for the arm column {arm!r}, so nothing compares arms (no effects, no "
+          f"differences); the figures pool all conversations. `welfare info LOGS` lists the logs' metadata keys.")
 print(f"{len(convs)} conversations, {len(conversations)} branches, arm column {arm!r}: {arms}")
 colours = wp.arm_colors(arms)  # one colour per arm in every figure, also where an arm has no rows
 
@@ -226,7 +227,9 @@ if "effects" in results:
     caption = "Differences in means with 95% cluster-bootstrap intervals; one panel per outcome, each on its own scale"
     if no_estimate:
         caption += f". No estimate, not shown: {', '.join(no_estimate)}"
-    if effects["estimate"].notna().any():
+    if effects.empty:
+        print(f"No effects: the arm column {arm!r} has fewer than two arms with conversations ({arms}).")
+    elif effects["estimate"].notna().any():
         n_panels = effects.loc[effects["estimate"].notna(), "outcome"].nunique()
         fig = plt.figure(figsize=wp.figure_size("double", aspect=0.25 * -(-n_panels // 3)))
         wp.forest_plot(effects, facet="outcome", ncols=3, fig=fig)

@@ -204,3 +204,11 @@ def test_run_spec_says_how_to_get_a_missing_arm_column() -> None:
     with pytest.raises(SpecError, match="fixed column") as err:  # a fixed key gets no --metadata advice
         run_spec({"outcomes": ["distress_mean"], "n_boot": 50}, convs.drop(columns="condition"))
     assert "--metadata" not in str(err.value)
+
+
+def test_numeric_levels_match_a_text_arm_column() -> None:
+    # metadata columns of the score tables are text; a YAML spec reads "control: 0" as a number
+    convs, _ = score_tables(6)
+    coded = convs.assign(condition=convs.condition.map({"no_end_tool": "0", "end_tool": "1"}))
+    out = run_spec({"outcomes": ["distress_mean"], "control": 0, "treatment": [1], "n_boot": 50}, coded)
+    assert out["effects"].contrast.tolist() == ["1 - 0"]

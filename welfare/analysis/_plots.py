@@ -334,7 +334,8 @@ def event_study_plot(results: pd.DataFrame, ax: Axes | None = None, *, differenc
     ax.set_xlabel("turns relative to the anchor")
     metric = _label(str(rows["outcome"].iloc[0]))
     ax.set_ylabel(f"difference in {metric}" if differences else metric)
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False)
     return ax
 
 
@@ -358,7 +359,8 @@ def survival_plot(results: pd.DataFrame, ax: Axes | None = None, *, bands: bool 
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("assistant turns")
     ax.set_ylabel("share without the event")
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # no labelled group (e.g. no arms): no empty legend
+        ax.legend(frameon=False)
     return ax
 
 
@@ -382,5 +384,6 @@ def policy_audit_plot(results: pd.DataFrame, ax: Axes | None = None, *,
     ax.set_xticks(x, [c.replace("_", " ") for c in cats])
     ax.set_ylabel("share of conversation branches")
     ax.set_ylim(0, 1)
-    ax.legend(frameon=False)
+    if ax.get_legend_handles_labels()[0]:  # no labelled group (e.g. no arms): no empty legend
+        ax.legend(frameon=False)
     return ax

@@ -310,6 +310,28 @@ def _model_effects(data: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else make_result([])
 
 
+def _levels_as_text(spec: dict[str, Any], conversations: pd.DataFrame) -> dict[str, Any]:
+    """Treatment and control as text when the arm column holds text: metadata columns of the score tables are
+    text, while a YAML spec reads ``control: 0`` as a number."""
+    arm = spec["arm"]
+    if not isinstance(arm, str) or arm not in conversations.columns:
+        return spec
+    values = conversations[arm].dropna()
+    if values.empty or not all(isinstance(v, str) for v in values.iloc[:1000]):
+        return spec
+
+    def text(level: Any) -> Any:
+        if isinstance(level, bool) or level is None:
+            return level
+        if isinstance(level, int | float):
+            return str(level)
+        if isinstance(level, list):
+            return [text(v) for v in level]
+        return level
+
+    return {**spec, "treatment": text(spec["treatment"]), "control": text(spec["control"])}
+
+
 def run_spec(
     spec: Mapping[str, Any] | str | os.PathLike[str],
     conversations: pd.DataFrame,
@@ -343,6 +365,7 @@ def run_spec(
                         f". A key of the logs' metadata becomes a column when scoring asks for it: welfare score "
                         f"LOGS -o OUT --metadata {name} (welfare.score(..., metadata=[{name!r}]))")
                 raise SpecError(f"{key} {name!r} is not a column of the conversation table{hint}", field=key)
+    spec = _levels_as_text(spec, conversations)
     convs = _prepare(conversations, spec, "conversations")
     common = {"confidence": spec["confidence"]}
     boot = {"n_boot": spec["n_boot"], "seed": spec["seed"]}
