@@ -183,3 +183,6 @@ def test_cli_params_are_literals_or_text(tmp_path: Path, capsys: pytest.CaptureF
     logs.write_text('{"id": "c1", "messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
     assert main(["report", str(logs), "-o", str(tmp_path / "r"), "--no-progress", "-p", "no_such_name=1"]) == 1
     assert "unknown parameter 'no_such_name'" in capsys.readouterr().err
+    # the inputs are the report's own arguments, so the provenance lists what the notebook read
+    assert main(["report", str(logs), "-o", str(tmp_path / "r"), "--no-progress", "-p", f"logs=['{logs}']"]) == 1
+    assert "logs cannot be set as notebook parameters" in capsys.readouterr().err

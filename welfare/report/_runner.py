@@ -142,7 +142,8 @@ def run_report(
         A bundled notebook name (default ``02_end_conversation_analysis``) or a path to a
         ``.py`` (jupytext percent) or ``.ipynb`` file with a cell tagged ``parameters``.
     parameters
-        More parameters for the notebook (literals only).
+        More parameters for the notebook (literals only). Not ``logs``, ``output_dir`` or ``spec``: those come
+        from the arguments above, so the provenance lists what the notebook really read.
     timeout
         Seconds allowed per cell.
     progress
@@ -164,6 +165,11 @@ def run_report(
     from welfare._version import __version__
     from welfare.io import expand_paths
 
+    reserved = sorted({"logs", "output_dir", "spec"}.intersection(parameters or {}))
+    if reserved:
+        raise ReportError(f"parameter(s) {', '.join(reserved)} cannot be set as notebook parameters: give the logs, "
+                          f"the output folder and the spec as the report's own arguments (LOGS, -o, --spec), so "
+                          f"that the provenance records what the notebook read")
     out = Path(output_dir)
     files = [Path(p) for p in expand_paths(logs if isinstance(logs, list | tuple) else [logs])]  # type: ignore[list-item]
     if not files:
