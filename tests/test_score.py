@@ -13,7 +13,7 @@ import pytest
 
 from welfare.cli import main
 from welfare.metrics import _cards
-from welfare.metrics._registry import list_metrics
+from welfare.metrics._registry import get_metric, list_metrics
 from welfare.score import (
     CONVERSATION_KEYS,
     MESSAGE_KEYS,
@@ -189,7 +189,7 @@ def test_cli_metrics_lists_registry(capsys: pytest.CaptureFixture[str]) -> None:
     listed = json.loads(capsys.readouterr().out)
     assert {m["name"]: m["version"] for m in listed} == {m.name: m.version for m in list_metrics()}
     assert main(["metrics"]) == 0
-    assert "ending_policy 1.0.0" in capsys.readouterr().out
+    assert f"ending_policy {get_metric('ending_policy').version}" in capsys.readouterr().out
 
 
 # -- metric cards ------------------------------------------------------------------------------------
@@ -276,3 +276,12 @@ def test_cli_score_metadata_option(tmp_path: Path, capsys: pytest.CaptureFixture
     assert pd.read_parquet(out)["variant"].iloc[0] == "a"
     assert main(["score", str(logs), "-o", str(out), "--metadata", "model"]) == 2
     assert "already a column" in capsys.readouterr().err
+
+
+def test_a_platform_refusal_stop_is_not_an_assistant_ending() -> None:
+    t = Transcript.from_dict({"id": "c", "messages": [
+        {"role": "user", "content": "Tell me something awful."},
+        {"role": "assistant", "content": "I", "metadata": {"stop_reason": "refusal"}}]})
+    row = score([t]).conversations.iloc[0]
+    assert (row.ended_by, row.ending_method) == ("system", "stop_reason")
+    assert row.ended_by_assistant == 0 and row.ending_policy == "not_ended"

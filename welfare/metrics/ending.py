@@ -127,10 +127,11 @@ def bail_checkin(b: MessageBatch) -> np.ndarray:
 
 
 @metric(
-    name="ended_by_assistant", version="1.0.0", family="ending", level="conversation", kind="flag",
+    name="ended_by_assistant", version="1.1.0", family="ending", level="conversation", kind="flag",
     structural=True,
     definition=("1 when the assistant ended the branch (Branch.ending.by == 'assistant': end tool, bail string, "
-                "ending stop reason, or the log says so), else 0. Structural."),
+                "an 'end_conversation' stop reason, or the log says so), else 0. A platform stop (the API's "
+                "'refusal' stop reason: ended_by 'system') is not an assistant ending. Structural."),
     references=_BAIL_PAPER, validated_against="structural (the data model's ending detection)",
 )
 def ended_by_assistant(g: BranchBatch) -> np.ndarray:
