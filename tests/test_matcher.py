@@ -233,3 +233,19 @@ def test_engines_agree_span_for_span_on_real_text() -> None:
     assert len(a) > 10000
     for field in ("text", "start", "end", "pattern", "status"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_one_matcher_scans_from_many_threads_at_once() -> None:
+    # Dask's threaded scheduler shares one matcher between threads; a shared hyperscan scratch raised
+    # ScratchInUseError there, so each thread now scans with its own
+    from concurrent.futures import ThreadPoolExecutor
+
+    from welfare.metrics._matcher import default_matcher
+
+    m = default_matcher()
+    texts = [f"I'm sorry, but I can't help with that. You are an idiot number {k}. " * 40 for k in range(100)]
+    want = m.scan(texts)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda _: m.scan(texts), range(8)))
+    for scan in got:
+        assert np.array_equal(scan.start, want.start) and np.array_equal(scan.pattern, want.pattern)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import threading
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -463,8 +464,8 @@ class Matcher:
         def on_match(lit: int, start: int, end: int, flags: int, ctx: object) -> None:
             push((start, end, lit))
 
-        for db in self._hs_dbs:
-            db.scan(data, match_event_handler=on_match)
+        for db, scratch in zip(self._hs_dbs, _thread_scratches(self._hs_dbs), strict=True):
+            db.scan(data, match_event_handler=on_match, scratch=scratch)
         if not raw:
             return _as_columns([])
         arr = np.frombuffer(raw, dtype=np.int64).reshape(-1, 3)
@@ -658,6 +659,28 @@ def _hyperscan_db(exprs: list[bytes], ids: list[int], literal: bool) -> Any:
     except OSError:
         pass
     return db
+
+
+_SCRATCH = threading.local()
+
+
+def _thread_scratches(dbs: Sequence[Any]) -> list[Any]:
+    """This thread's hyperscan scratch space for each database.
+
+    A scratch may serve one scan at a time, so threads that share a matcher (Dask's threaded scheduler,
+    a thread pool in a notebook) each get their own; a thread allocates it once per database.
+    """
+    import hyperscan
+
+    held: dict[int, tuple[Any, Any]] = getattr(_SCRATCH, "by_db", None) or {}
+    _SCRATCH.by_db = held
+    out = []
+    for db in dbs:
+        entry = held.get(id(db))
+        if entry is None or entry[0] is not db:
+            entry = held[id(db)] = (db, hyperscan.Scratch(db))
+        out.append(entry[1])
+    return out
 
 
 def _cache_dir() -> Path:
