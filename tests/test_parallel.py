@@ -209,6 +209,10 @@ def test_cli_jobs_writes_the_tables_of_one_process(tmp_path: Path, corpus: Path,
     assert two.read_bytes() == one.read_bytes()
     assert conversations_path(two).read_bytes() == conversations_path(one).read_bytes()
     assert "message rows" in capsys.readouterr().err
+    for jobs in ("1", "2"):  # Parquet too: --jobs 1 takes the same path, so the row groups are the same
+        assert main(["score", str(corpus), "-o", str(tmp_path / f"p{jobs}.parquet"), "--metrics", "refusal",
+                     "--jobs", jobs]) == 0
+    assert (tmp_path / "p1.parquet").read_bytes() == (tmp_path / "p2.parquet").read_bytes()
     assert main(["score", str(corpus), "-o", str(two), "--metrics", "no_such_metric", "--jobs", "2"]) == 2
     assert "no_such_metric" in capsys.readouterr().err
     assert main(["score", str(corpus), "-o", str(two), "--jobs", "-3"]) == 2

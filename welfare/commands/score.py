@@ -46,32 +46,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import welfare
-    from welfare.io import detect_format, expand_paths
-    from welfare.metrics import UnknownMetricError
-    from welfare.score import ScoreInputError, file_sha256, write_scores
-
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     metadata = [k.strip() for k in args.metadata.split(",") if k.strip()] if args.metadata else None
-    if args.dask or args.jobs != 1:
-        return _run_parallel(args, metrics, metadata)
-    paths = expand_paths(args.logs)
-    inputs = [{"path": p, "sha256": file_sha256(p), "format": args.format or detect_format(p)} for p in paths]
-    report = welfare.LoadReport()
-    transcripts = welfare.load(paths, format=args.format, strict=not args.lenient, report=report,
-                               **reader_options(args))
-    try:
-        prov = write_scores(transcripts, args.output, format=args.out_format, metrics=metrics,
-                            evidence=args.evidence, chunk_size=args.chunk_size, inputs=inputs, metadata=metadata)
-    except (ScoreInputError, UnknownMetricError) as err:
-        print(f"welfare score: error: {err}", file=sys.stderr)
-        return 2
-    _summary(prov, report)
-    return 0
+    return _run_units(args, metrics, metadata)
 
 
-def _run_parallel(args: argparse.Namespace, metrics: list[str] | None, metadata: list[str] | None) -> int:
-    """``--jobs N`` / ``--dask ADDRESS``: welfare.parallel.score_files or welfare.dask.score_dask."""
+def _run_units(args: argparse.Namespace, metrics: list[str] | None, metadata: list[str] | None) -> int:
+    """welfare.parallel.score_files (any --jobs, 1 included) or welfare.dask.score_dask: one path, so the files are
+    the same, byte for byte, whatever the number of processes."""
     import welfare
     from welfare.metrics import UnknownMetricError
     from welfare.parallel import ParallelInputError, score_files
