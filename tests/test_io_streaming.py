@@ -105,3 +105,17 @@ def test_wildchat_parquet_writer_names_incompatible_types(tmp_path, monkeypatch)
         t.metadata["x"] = 1 if i < 2 else "one"  # a number in the first piece, text in the second
     with pytest.raises(ValueError, match="incompatible types"):
         wio.write(convs, tmp_path / "w.parquet", format="wildchat")
+
+
+def test_wildchat_parquet_writer_takes_a_piece_of_only_empty_objects(tmp_path, monkeypatch):
+    # a piece whose values of a key are all {} has no Parquet type of its own; the later pieces give it one
+    import welfare.io.wildchat as wc
+
+    monkeypatch.setattr(wc, "SPILL_ROWS", 2)
+    convs = conversations(3)
+    for i, t in enumerate(convs):
+        t.metadata["tags"] = {} if i == 0 else {"lang": "en"}
+    out = tmp_path / "w.parquet"
+    assert wio.write(convs, out, format="wildchat") == 6
+    tags = [t.metadata.get("tags") for t in load_all(out, format="wildchat")]
+    assert tags[:2] == [{"lang": None}] * 2 and tags[2:] == [{"lang": "en"}] * 4

@@ -14,6 +14,7 @@ Parquet files are streamed in record batches with pyarrow; JSON Lines line by li
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -155,12 +156,13 @@ def _write_parquet_rows(rows: Iterable[dict[str, Any]], path: str) -> int:
         n = 0
 
         def spill(chunk: list[dict[str, Any]]) -> None:
+            # the piece's inferred schema is kept; its rows wait as JSON Lines until every piece's schema is known
             columns = list(dict.fromkeys(k for row in chunk for k in row))  # from_pylist reads the first row's keys
-            table = pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in chunk])
-            part = os.path.join(tmp, f"{len(parts)}.parquet")
-            pq.write_table(table, part)
+            schemas.append(pa.Table.from_pylist([{k: row.get(k) for k in columns} for row in chunk]).schema)
+            part = os.path.join(tmp, f"{len(parts)}.jsonl")
+            with open(part, "w", encoding="utf-8") as fh:
+                fh.writelines(dumps(row) + "\n" for row in chunk)
             parts.append(part)
-            schemas.append(table.schema)
 
         chunk: list[dict[str, Any]] = []
         for row in rows:
@@ -173,16 +175,14 @@ def _write_parquet_rows(rows: Iterable[dict[str, Any]], path: str) -> int:
             spill(chunk)
         try:
             schema = pa.unify_schemas(schemas, promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-            raise ValueError(f"cannot write {path}: a field has values of incompatible types in different rows "
-                             f"({err}); write JSON Lines instead") from err
-        with pq.ParquetWriter(path, schema) as writer:
-            for part in parts:
-                table = pq.read_table(part)
-                for name in schema.names:
-                    if name not in table.column_names:
-                        table = table.append_column(name, pa.nulls(len(table), type=schema.field(name).type))
-                writer.write_table(table.select(schema.names).cast(schema), row_group_size=ROW_GROUP_ROWS)
+            with pq.ParquetWriter(path, schema) as writer:
+                for part in parts:
+                    with open(part, encoding="utf-8") as fh:
+                        piece = [json.loads(line) for line in fh]
+                    writer.write_table(pa.Table.from_pylist(piece, schema=schema), row_group_size=ROW_GROUP_ROWS)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+            raise ValueError(f"cannot write {path} as Parquet: {err} (a field has values of incompatible types "
+                             f"in different rows, or only empty objects); write JSON Lines instead") from err
     return n
 
 
