@@ -127,6 +127,9 @@ def test_validator_on_toy_folder(tmp_path: Path) -> None:
     assert set(shares["subset"]) >= {"bailBench", "bailHarmBench", "control", "category: Gross Out"}
     no_vader = validate_bailbench(root, vader=False)
     assert "vader_neg" not in set(no_vader["metric"])
+    # one file alone has no control set to compare with: an error, not rows of NaN
+    with pytest.raises(ValidationInputError, match="needs all three files"):
+        validate_bailbench(root / "bailBench.csv", vader=False)
 
 
 def test_harm_map_names_real_categories() -> None:

@@ -207,6 +207,12 @@ def validate_bailbench(path: str | Path, *, n_boot: int = 2000, seed: int = 0, m
     control = frame[frame["source"] == "control"]
     bail = frame[frame["source"] == "bail"]
     harm = frame[frame["source"] == "harm"]
+    parts = {"bail": bail, "harm": harm, "control": control}
+    missing = [BAILBENCH_FILES[k][0] for k, part in parts.items() if part.empty]
+    if missing:
+        raise ValidationInputError(f"{path}: the BailBench validation compares its prompts with the control requests "
+                                   f"and needs all three files; no rows from {', '.join(missing)}. Pass the folder "
+                                   f"that holds {', '.join(f for f, _ in BAILBENCH_FILES.values())}")
     non_harm = bail[~bail["content"].isin(set(harm["content"]))]
     rows: list[dict[str, Any]] = []
     scores = [*_SCORES, "vader_neg"] if vader else list(_SCORES)
