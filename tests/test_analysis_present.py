@@ -244,3 +244,15 @@ def test_per_arm_figures_give_each_arm_one_colour() -> None:
     drawn = [to_hex(p.get_facecolor()) for p in ax.patches]  # one category: one bar per group, in group order
     assert drawn[0] == odd["k=v"] and drawn[1] == odd["a, b"] and drawn[2] not in odd.values()
     plt.close("all")
+
+
+def test_forest_plot_draws_an_interval_that_excludes_its_estimate() -> None:
+    # a percentile bootstrap interval can lie wholly on one side of the estimate; the figure must still be drawn
+    res = pd.DataFrame({"outcome": ["distress_mean", "refusal_rate"], "contrast": ["tool - none"] * 2,
+                        "estimate": [0.10, 0.02], "ci_low": [0.12, -0.01], "ci_high": [0.20, 0.05]})
+    ax = forest_plot(res)
+    xs = np.concatenate([ln.get_xdata() for ln in ax.get_lines()]).astype(float)
+    assert 0.10 in xs and 0.02 in xs  # both estimates are drawn
+    axes = forest_plot(res, facet="outcome")
+    assert len(axes) == 2
+    plt.close("all")

@@ -73,6 +73,24 @@ _LABELS = {"distress": "apparent distress", "distress_mean": "mean apparent dist
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
+def _intervals(ax: Axes, est: np.ndarray, y: np.ndarray, low: np.ndarray, high: np.ndarray, *, fmt: str, colour: str,
+               label: str | None = None) -> None:
+    """Estimates with their interval bars. A percentile bootstrap interval can exclude its estimate; such a row
+    gets its interval drawn as it is and the estimate beside it, where error bars measured from the estimate
+    cannot be drawn."""
+    err = np.vstack([est - low, high - est])
+    err = np.where(np.isfinite(err), err, 0)
+    outside = (err < 0).any(axis=0)
+    if not outside.all():
+        ax.errorbar(est[~outside], y[~outside], xerr=err[:, ~outside], fmt=fmt, color=colour, ecolor=colour, capsize=3,
+                    markersize=4, label=label)
+        label = None
+    if outside.any():
+        ax.errorbar((low[outside] + high[outside]) / 2, y[outside], xerr=(high[outside] - low[outside]) / 2,
+                    fmt="none", ecolor=colour, capsize=3)
+        ax.plot(est[outside], y[outside], fmt, color=colour, markersize=4, label=label)
+
+
 def _axes(ax: Axes | None) -> Axes:
     if ax is None:
         import matplotlib.pyplot as plt  # lazily: importing the analysis package needs no plotting
@@ -207,9 +225,7 @@ def _forest_panel(results: pd.DataFrame, ax: Axes | None, *, label: Sequence[str
     y = np.arange(len(results))[::-1]
     est = results["estimate"].to_numpy(dtype=float)
     low, high = results["ci_low"].to_numpy(dtype=float), results["ci_high"].to_numpy(dtype=float)
-    err = np.vstack([est - low, high - est])
-    ax.errorbar(est, y, xerr=np.where(np.isfinite(err), err, 0), fmt="o", color=PALETTE[0], ecolor=PALETTE[0],
-                capsize=3, markersize=4)
+    _intervals(ax, est, y, low, high, fmt="o", colour=PALETTE[0])
     if null is not None:
         ax.axvline(null, color=PALETTE[-1], linewidth=0.8, linestyle="--")
     ax.set_yticks(y, _row_names(results, label))
@@ -285,11 +301,10 @@ def _forest_facets(results: pd.DataFrame, fig: Figure | SubFigure | None, *, lab
         for k, outcome in enumerate(members):
             part = shown[(shown["outcome"].astype(str) == outcome).to_numpy()]
             est = part["estimate"].to_numpy(dtype=float)
-            err = np.vstack([est - part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float) - est])
             y = np.array([ypos[tuple(str(row[c]) for c in rest)] for _, row in part.iterrows()], dtype=float)
-            colour = PALETTE[k % len(PALETTE)]
-            ax.errorbar(est, y + offsets[k], xerr=np.where(np.isfinite(err), err, 0), fmt=_MARKERS[k % len(_MARKERS)],
-                        color=colour, ecolor=colour, capsize=3, markersize=4, label=_label(outcome))
+            _intervals(ax, est, y + offsets[k], part["ci_low"].to_numpy(dtype=float),
+                       part["ci_high"].to_numpy(dtype=float), fmt=_MARKERS[k % len(_MARKERS)],
+                       colour=PALETTE[k % len(PALETTE)], label=_label(outcome))
         if null is not None:
             ax.axvline(null, color=PALETTE[-1], linewidth=0.8, linestyle="--")
         if log_scale:
