@@ -139,8 +139,8 @@ else:
     if not arms:
         print("No arms in these logs; one trajectory over all active branches.")
     elif not by_arm:
-        print(f"Arms {arms} do not include the control arm {control_arm!r} and another arm; "
-              "one trajectory over all active branches.")
+        print(f"Comparing arms needs the control arm {control_arm!r} and at least one other arm; the arms here are "
+              f"{arms}, so this is one trajectory over all active branches.")
     cluster = "user_id" if active_messages["user_id"].notna().all() else None
     event = wa.event_study(active_messages, event_metric, event_anchor, window=event_window, role="assistant",
                            arm=arm if by_arm else None,

@@ -90,7 +90,13 @@ def align_to_anchor(
         nth = hits.groupby("_unit", sort=False)[order].nth(occurrence - 1)
         at = pd.Series(nth.to_numpy(), index=hits.loc[nth.index, "_unit"].to_numpy())
     elif pd.api.types.is_numeric_dtype(flags):
-        at = frame.assign(_a=flags).groupby("_unit")["_a"].first().dropna()
+        per_unit = frame.assign(_a=flags).groupby("_unit")["_a"]
+        if (per_unit.nunique() > 1).any():
+            raise AnalysisInputError(
+                f"anchor column {anchor_name!r} varies within branches: a numeric anchor is the anchor's {order} "
+                f"per branch (one value per branch). For the first message where a metric is high, give an "
+                f"expression such as \"{anchor_name} >= 0.5\"")
+        at = per_unit.first().dropna()
     else:
         raise AnalysisInputError(
             f"anchor {anchor_name!r} must be boolean (true at anchor rows) or numeric (the anchor's {order} per "
