@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from welfare.io import FORMATS, LoadReport, RecordError, Rejected, detect_format, expand_paths
+from welfare.io._base import UTF8_BOM
 from welfare.io.canonical import parse_canonical_line
 from welfare.transcript import Transcript
 
@@ -235,7 +236,7 @@ def _range_lines(unit: WorkUnit) -> Iterator[tuple[int, bytes]]:
     with _open(unit.path) as fh:
         fh.seek(unit.start)
         data = fh.read(end - unit.start)
-    start = 0
+    start = len(UTF8_BOM) if unit.start == 0 and data.startswith(UTF8_BOM) else 0  # a BOM is not part of line 1
     lineno = 0
     n = len(data)
     while start < n:

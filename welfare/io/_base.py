@@ -158,18 +158,28 @@ def register_format(spec: FormatSpec) -> FormatSpec:
     return spec
 
 
-def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
-    """Open a file for reading bytes; gzip (by magic number, not name) is transparent."""
+#: The UTF-8 byte-order mark some editors and Windows tools write at the start of a text file.
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def open_binary(path: str | os.PathLike[str], *, skip_bom: bool = False) -> IO[bytes]:
+    """Open a file for reading bytes; gzip (by magic number, not name) is transparent.
+
+    ``skip_bom``: start after a UTF-8 byte-order mark when the (decompressed) text begins with one, so JSON
+    parsers see the text itself.
+    """
     raw = open(path, "rb")  # noqa: SIM115 - returned to the caller
     magic = raw.read(2)
     raw.seek(0)
-    if magic == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    return raw
+    fh: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if magic == b"\x1f\x8b" else raw  # type: ignore[assignment]
+    if skip_bom and fh.read(3) != UTF8_BOM:
+        fh.seek(0)
+    return fh
 
 
 def read_head(path: str | os.PathLike[str], size: int = SNIFF_BYTES) -> bytes:
-    with open_binary(path) as fh:
+    """The first ``size`` bytes of the (decompressed) file, after a UTF-8 byte-order mark: what sniffers see."""
+    with open_binary(path, skip_bom=True) as fh:
         try:
             return fh.read(size)
         except (OSError, EOFError):
@@ -208,8 +218,9 @@ def expand_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
 
 
 def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:
-    """(1-based line number, raw line without newline) for each non-blank line; streams."""
-    with open_binary(path) as fh:
+    """(1-based line number, raw line without newline) for each non-blank line; streams. A UTF-8 byte-order
+    mark at the start of the file is not part of line 1."""
+    with open_binary(path, skip_bom=True) as fh:
         for lineno, raw in enumerate(fh, start=1):
             line = raw.rstrip(b"\r\n")
             if line.strip():

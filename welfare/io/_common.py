@@ -172,7 +172,7 @@ def iter_json_array(path: str, *, item_path: str = "item", field: str = "$",
     import ijson  # imported here: only array files need it
 
     index = 0
-    with open_binary(path) as fh:
+    with open_binary(path, skip_bom=True) as fh:
         items = ijson.items(fh, item_path, use_float=True)
         while True:
             where = Record(path, None, index, f"{field}[{index}]")

@@ -187,7 +187,7 @@ def _json_records(path: str) -> Iterator[tuple[Record, Any]]:
 
     spec: dict[str, Any] = {}
     try:
-        with open_binary(path) as fh:
+        with open_binary(path, skip_bom=True) as fh:
             for obj in ijson.items(fh, "eval", use_float=True):
                 spec = obj if isinstance(obj, dict) else {}
                 break
