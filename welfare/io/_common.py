@@ -155,11 +155,27 @@ def iter_json_records(path: str | os.PathLike[str]) -> Iterator[tuple[Record, An
     spath = os.fspath(path)
     with open_binary(spath) as fh:
         head = fh.read(4096)
-    if first_significant_byte(head) == b"[":
+    first = first_significant_byte(head)
+    if first == b"[":
         yield from iter_json_array(spath)
+        return
+    if first == b"{" and _one_document(spath):
+        with open_binary(spath, skip_bom=True) as fh:
+            yield Record(spath, 1, 0, ""), decode_json(fh.read(), 1)
         return
     for lineno, raw in iter_lines(spath):
         yield Record(spath, lineno, lineno - 1, ""), decode_json(raw, lineno)
+
+
+def _one_document(path: str) -> bool:
+    """True when the file is one JSON object spread over several lines (a pretty-printed single conversation):
+    its first line is not JSON on its own, but the whole file is. Only such a file is read whole."""
+    lines = iter_lines(path)
+    first_line = next(lines, None)
+    if first_line is None or not isinstance(decode_json(first_line[1], first_line[0]), RecordError):
+        return False
+    with open_binary(path, skip_bom=True) as fh:
+        return isinstance(decode_json(fh.read(), 1), dict)
 
 
 def iter_json_array(path: str, *, item_path: str = "item", field: str = "$",

@@ -1,0 +1,40 @@
+"""One conversation saved as a pretty-printed JSON object (several lines) is one record, not lines of JSONL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import welfare
+from welfare.io import write
+
+
+def _one() -> welfare.Transcript:
+    return welfare.Transcript.from_dict({"id": "c0", "messages": [
+        {"role": "user", "content": "Can you help me plan a trip?"},
+        {"role": "assistant", "content": "Sure. Where would you like to go?"}]})
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("openai", "o.jsonl"), ("anthropic", "a.jsonl"), ("sharegpt", "s.jsonl")])
+def test_a_pretty_printed_object_is_one_record(tmp_path: Path, fmt: str, name: str) -> None:
+    compact = tmp_path / name
+    write([_one()], compact, format=fmt)
+    pretty = tmp_path / ("pretty-" + name.replace(".jsonl", ".json"))
+    pretty.write_text(json.dumps(json.loads(compact.read_text(encoding="utf-8")), indent=2), encoding="utf-8")
+    report = welfare.LoadReport()
+    got = welfare.load_all(pretty, format=fmt, strict=False, report=report)
+    assert report.read == report.loaded == 1 and not report.rejected
+    assert [(m.role, m.text) for m in got[0].messages] == [(m.role, m.text) for m in _one().messages]
+
+
+def test_jsonl_and_a_broken_document_keep_their_line_errors(tmp_path: Path) -> None:
+    lines = tmp_path / "o.jsonl"
+    write([_one(), _one()], lines, format="openai")
+    assert len(welfare.load_all(lines, format="openai")) == 2  # ordinary JSON Lines: one record per line
+    broken = tmp_path / "broken.json"
+    broken.write_text('{\n  "messages": [\n    {"role": "user", "content": "hi"}\n', encoding="utf-8")
+    report = welfare.LoadReport()
+    welfare.load_all(broken, format="openai", strict=False, report=report)
+    assert report.loaded == 0 and report.rejected and report.rejected[0].line == 1
