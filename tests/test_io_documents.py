@@ -38,3 +38,22 @@ def test_jsonl_and_a_broken_document_keep_their_line_errors(tmp_path: Path) -> N
     report = welfare.LoadReport()
     welfare.load_all(broken, format="openai", strict=False, report=report)
     assert report.loaded == 0 and report.rejected and report.rejected[0].line == 1
+
+
+def test_openai_lines_with_an_id_are_not_taken_for_canonical(tmp_path: Path) -> None:
+    from welfare.io import detect_format
+
+    line = {"id": "chat-1", "messages": [
+        {"role": "user", "content": "Tell me how."},
+        {"role": "assistant", "content": None, "refusal": "I can't help with that."},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "end_conversation", "arguments": "{}"}}]}]}
+    openai = tmp_path / "o.jsonl"
+    openai.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert detect_format(openai) == "openai"
+    texts = [m.text for m in welfare.load_all(openai)[0].messages]
+    assert "I can't help with that." in texts  # the refusal is the words the user saw
+    canonical = tmp_path / "c.jsonl"
+    canonical.write_text(json.dumps({"id": "c1", "messages": [{"role": "user", "content": "hi"}]}) + "\n",
+                         encoding="utf-8")
+    assert detect_format(canonical) == "canonical"  # a plain canonical line without schema_version still is one

@@ -68,7 +68,27 @@ def _sniff(head: bytes, name: str) -> bool:
         return True
     msgs = obj.get("messages")
     return ("id" in obj and isinstance(msgs, list) and bool(msgs) and isinstance(msgs[0], dict)
-            and "role" in msgs[0] and set(obj) <= {"id", "messages", "metadata", "current"})
+            and "role" in msgs[0] and set(obj) <= {"id", "messages", "metadata", "current"}
+            and not any(_openai_only(m) for m in msgs))
+
+
+_OPENAI_PART_TYPES = {"image_url", "input_audio", "input_text", "input_image", "file"}
+
+
+def _openai_only(message: object) -> bool:
+    """A message with a field or shape only OpenAI's chat format has (an ``id``-ed OpenAI line is otherwise
+    indistinguishable from a canonical one): ``refusal``, ``function_call``, ``audio``, tool calls wrapped in
+    ``function``, a ``function``/``developer`` role, or content parts such as ``image_url``."""
+    if not isinstance(message, dict):
+        return False
+    if {"refusal", "function_call", "audio"} & set(message) or message.get("role") in ("function", "developer"):
+        return True
+    calls = message.get("tool_calls")
+    if isinstance(calls, list) and any(isinstance(c, dict) and "function" in c for c in calls):
+        return True
+    content = message.get("content")
+    return isinstance(content, list) and any(isinstance(p, dict) and p.get("type") in _OPENAI_PART_TYPES
+                                             for p in content)
 
 
 register_format(FormatSpec(
