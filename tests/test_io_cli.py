@@ -45,6 +45,7 @@ def test_info_strict_failure_is_exit_1_and_lenient_lists_rejects(tmp_path, capsy
     assert main(["info", "--format", "openai", str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:2" in err and "unknown role 'robot'" in err
+    assert "welfare info ... --lenient" in err  # the way on is named
     assert main(["info", "--format", "openai", "--lenient", "--json", str(bad)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert (data["read"], data["loaded"], data["rejected"]) == (2, 1, 1)

@@ -56,6 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args._run(args) or 0)
     except (welfare.LogFormatError, FileNotFoundError) as err:
         print(f"welfare {args.command}: error: {err}", file=sys.stderr)
+        if isinstance(err, welfare.LogFormatError) and hasattr(args, "lenient") and not args.lenient:
+            print(f"(strict loading stops at the first bad record; `welfare {args.command} ... --lenient` skips bad "
+                  f"records, lists each with file, line and reason, and keeps read = loaded + rejected)",
+                  file=sys.stderr)
         return EXIT_FAIL
     except BrokenPipeError:  # e.g. `welfare metrics | head`
         return EXIT_OK
