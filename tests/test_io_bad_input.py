@@ -148,6 +148,42 @@ def test_chatgpt_conversation_with_only_empty_nodes_is_rejected(tmp_path):
     assert (report.loaded, len(report.rejected)) == (1, 1)
 
 
+# -- batch requests that gave no reply ---------------------------------------------------------
+
+def test_anthropic_batch_results_that_failed_name_the_result_type_and_the_error(tmp_path):
+    ok = {"custom_id": "ok", "result": {"type": "succeeded", "message": {
+        "role": "assistant", "content": [{"type": "text", "text": "Hi."}], "stop_reason": "end_turn"}}}
+    errored = {"custom_id": "bad", "result": {"type": "errored", "error": {"type": "error", "error": {
+        "type": "overloaded_error", "message": "Overloaded"}}}}
+    path = jsonl(tmp_path / "results.jsonl", [ok, errored, {"custom_id": "old", "result": {"type": "expired"}},
+                                              {"custom_id": "stop", "result": {"type": "canceled"}}])
+    text = strict_error(path, format="anthropic")
+    assert f"{path}:2" in text and "field 'result.type'" in text and "expected succeeded" in text
+    assert "found 'errored'" in text and "overloaded_error: Overloaded" in text and "no messages" not in text
+    report = lenient(path, format="anthropic")
+    assert (report.loaded, [r.line for r in report.rejected]) == (1, [2, 3, 4])
+    for rejected, kind in zip(report.rejected, ("errored", "expired", "canceled"), strict=True):
+        assert rejected.field == "result.type" and f"batch request {kind}" in rejected.reason
+    assert "no error given" in report.rejected[1].reason
+
+
+def test_openai_batch_output_lines_that_failed_name_the_error(tmp_path):
+    ok = {"id": "r1", "custom_id": "ok", "response": {"status_code": 200, "body": {
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi."}, "finish_reason": "stop"}]}},
+          "error": None}
+    failed = {"id": "r2", "custom_id": "bad", "response": None,
+              "error": {"code": "batch_expired", "message": "This request could not be executed before expiry."}}
+    refused = {"id": "r3", "custom_id": "400", "response": {"status_code": 400, "body": {"error": {
+        "type": "invalid_request_error", "message": "Unsupported parameter: 'foo'."}}}, "error": None}
+    path = jsonl(tmp_path / "batch_output.jsonl", [ok, failed, refused])
+    text = strict_error(path, format="openai")
+    assert f"{path}:2" in text and "field 'error'" in text and "batch_expired" in text and "before expiry" in text
+    assert "no messages" not in text
+    report = lenient(path, format="openai")
+    assert (report.loaded, [r.line for r in report.rejected]) == (1, [2, 3])
+    assert report.rejected[1].field == "response.body.error" and "Unsupported parameter" in report.rejected[1].reason
+
+
 def test_table_row_with_nothing_in_it(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("prompt,response\nhello,hi\n,\nagain,ok\n")

@@ -110,6 +110,7 @@ def test_anthropic_system_blocks_stop_reason_and_pairs():
     assert second.messages[2].thinking == "The user is frustrated."
     assert second.ending.method == "tool_call"
     assert third.messages[-1].metadata["stop_reason"] == "end_turn"
+    assert (third.messages[2].role, third.messages[2].tool_call_id) == ("tool", "toolu_9")  # not the user speaking
     assert third.messages[2].text == "4"  # a tool_result block carries words
     assert batch.id == "batch-1" and batch.messages[0].text == "Hello there"
 
@@ -311,15 +312,14 @@ def test_canonical_to_linear_format_keeps_roles_text_and_metadata(fmt, tmp_path)
     wio.write(convs, out, format=fmt)
     back = {t.id: t for t in load_all(out, format=fmt)}
     lin = back["lin"]
-    expected_roles = ["system", "user", "assistant", "tool", "assistant"] if fmt != "anthropic" else \
-        ["system", "user", "assistant", "user", "assistant"]
-    assert [m.role for m in lin.messages] == expected_roles
+    assert [m.role for m in lin.messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert [m.text for m in lin.messages] == ["Be kind.", "What's 2+2?", "" if fmt != "sharegpt" else
                                               lin.messages[2].text, "4", "It is 4."]
     assert lin.metadata["condition"] == "treatment"
     if fmt in ("openai", "anthropic", "inspect"):
         call = lin.messages[2].calls()[0]
         assert (call.name, call.arguments, call.id) == ("calc", {"x": "2+2"}, "c1")
+        assert lin.messages[3].tool_call_id == "c1"
     if fmt == "inspect":  # one sample per conversation: the active branch
         assert [m.text for m in back["tree"].messages] == ["Tell me a secret.", "I'd rather not."]
     elif fmt == "openai":  # one prompt with two replies: a request with two choices
@@ -427,3 +427,125 @@ def test_sharegpt_top_level_system_prompt(tmp_path):
     wio.write([t], tmp_path / "w.jsonl", format="sharegpt")
     line = json.loads((tmp_path / "w.jsonl").read_text())
     assert line["system"] == "Be brief." and len(line["conversations"]) == 2
+
+
+# -- tool output, voice mode and memory ----------------------------------------------------------
+
+_TOOL_WORDS = "Forum post: 'you are a worthless idiot, I hate you, I want to die.' Posted at 3am."
+
+
+def _tool_pair(tmp_path: Path) -> tuple[Transcript, Transcript]:
+    """The same exchange with a tool call as an Anthropic log and as an OpenAI log."""
+    anth = tmp_path / "anth.jsonl"
+    anth.write_text(json.dumps({"model": "m", "messages": [
+        {"role": "user", "content": "Find that forum post."},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "tu_1", "name": "fetch", "input": {"q": "post"}}]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "tu_1", "content": _TOOL_WORDS}]},
+        {"role": "assistant", "content": "Here is the post you asked for."}]}) + "\n")
+    oai = tmp_path / "oai.jsonl"
+    oai.write_text(json.dumps({"model": "m", "messages": [
+        {"role": "user", "content": "Find that forum post."},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "tu_1", "type": "function", "function": {"name": "fetch", "arguments": '{"q": "post"}'}}]},
+        {"role": "tool", "tool_call_id": "tu_1", "content": _TOOL_WORDS},
+        {"role": "assistant", "content": "Here is the post you asked for."}]}) + "\n")
+    (a,) = load_all(anth, format="anthropic")
+    (o,) = load_all(oai, format="openai")
+    return a, o
+
+
+def test_anthropic_tool_result_turn_is_a_tool_message_as_in_openai(tmp_path):
+    a, o = _tool_pair(tmp_path)
+    assert [m.role for m in a.messages] == [m.role for m in o.messages] == ["user", "assistant", "tool", "assistant"]
+    assert (a.messages[2].tool_call_id, a.messages[2].text) == (o.messages[2].tool_call_id, o.messages[2].text)
+    import welfare
+
+    conv_a, conv_o = welfare.score(a).conversations, welfare.score(o).conversations
+    assert conv_a.n_user_turns.tolist() == [1]
+    cols = [c for c in conv_o.columns if c.startswith(("n_", "user_", "ended", "ending"))]
+    assert any(c.startswith("user_") for c in cols)
+    assert conv_a[cols].equals(conv_o[cols])  # tool output does not count as the user speaking
+    msgs_a, msgs_o = welfare.score(a).messages, welfare.score(o).messages
+    user_cols = [c for c in msgs_o.columns if c not in ("conversation_id", "model")]
+    assert msgs_a[user_cols].equals(msgs_o[user_cols])
+
+
+def test_anthropic_tool_turns_are_written_back_as_they_were_read(tmp_path):
+    results = [{"type": "tool_result", "tool_use_id": "a", "content": [{"type": "text", "text": "sunny"}]},
+               {"type": "tool_result", "tool_use_id": "b", "content": "timeout", "is_error": True}]
+    mixed = [{"type": "tool_result", "tool_use_id": "c", "content": "42"}, {"type": "text", "text": "Thanks, now add 1."}]
+    line = {"custom_id": "x", "model": "m", "messages": [
+        {"role": "user", "content": "Weather and clock?"},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "a", "name": "weather", "input": {}},
+                                          {"type": "tool_use", "id": "b", "name": "clock", "input": {}}]},
+        {"role": "user", "content": results},
+        {"role": "assistant", "content": [{"type": "tool_use", "id": "c", "name": "calc", "input": {}}]},
+        {"role": "user", "content": mixed},
+        {"role": "assistant", "content": "43."}]}
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps(line) + "\n")
+    (t,) = load_all(path, format="anthropic")
+    assert [m.role for m in t.messages] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+    assert t.messages[2].content == results and t.messages[2].text == "sunny\n\ntimeout"
+    assert t.messages[4].role == "user"  # words of the user beside a tool result: still the user's turn
+    wio.write([t], tmp_path / "out.jsonl", format="anthropic")
+    assert json.loads((tmp_path / "out.jsonl").read_text())["messages"] == line["messages"]
+
+
+def _voice_and_memory(tmp_path: Path) -> tuple[Path, dict]:
+    audio = {"content_type": "audio_asset_pointer", "asset_pointer": "sediment://a1", "size_bytes": 10,
+             "format": "wav", "metadata": {}}
+    said = {"content_type": "audio_transcription", "text": "Nobody would care if I disappeared.", "direction": "in",
+            "decoding_id": None}
+    reply = {"content_type": "audio_transcription", "text": "I care that you feel this way. Can we talk?",
+             "direction": "out", "decoding_id": None}
+    hidden = {"is_visually_hidden_from_conversation": True}
+
+    def node(nid, parent, role, content, meta=None):
+        return {"id": nid, "parent": parent, "children": [],
+                "message": {"id": nid, "author": {"role": role, "name": None, "metadata": {}}, "content": content,
+                            "metadata": meta or {},
+                            "recipient": "all"}}
+
+    conv = {"title": "voice", "conversation_id": "v", "current_node": "a", "mapping": {
+        "root": {"id": "root", "message": None, "parent": None, "children": []},
+        "sys": node("sys", "root", "system", {"content_type": "text", "parts": [""]}, hidden),
+        "mem": node("mem", "sys", "assistant", {"content_type": "model_editable_context",
+                                                 "model_set_context": "1. Likes hiking.", "repository": None}, hidden),
+        "u": node("u", "mem", "user", {"content_type": "multimodal_text", "parts": [audio, said]}),
+        "a": node("a", "u", "assistant", {"content_type": "multimodal_text", "parts": [reply, audio]}),
+    }}
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps([conv]))
+    return path, conv
+
+
+def test_chatgpt_voice_transcriptions_are_the_text(tmp_path):
+    path, conv = _voice_and_memory(tmp_path)
+    (t,) = load_all(path, format="chatgpt")
+    user, assistant = t.messages[-2:]
+    assert user.text == conv["mapping"]["u"]["message"]["content"]["parts"][1]["text"]
+    assert assistant.text == conv["mapping"]["a"]["message"]["content"]["parts"][0]["text"]
+    assert user.content[0]["chatgpt_part"]["asset_pointer"] == "sediment://a1"  # the audio stays an asset block
+    out = tmp_path / "out" / "conversations.json"
+    out.parent.mkdir()
+    wio.write([t], out)
+    written = json.loads(out.read_text())[0]["mapping"]
+    for nid in ("u", "a"):
+        assert written[nid]["message"]["content"] == conv["mapping"][nid]["message"]["content"]
+    (again,) = load_all(out)
+    assert again.to_dict() == t.to_dict()
+
+
+def test_chatgpt_memory_is_a_system_message_not_an_assistant_turn(tmp_path):
+    path, conv = _voice_and_memory(tmp_path)
+    (t,) = load_all(path, format="chatgpt")
+    roles = [m.role for m in t.active_branch.messages]
+    assert roles == ["system", "user", "assistant"]  # hidden memory is context; the empty system prompt is skipped
+    assert t.messages[0].id == "mem" and t.messages[0].text == "1. Likes hiking."
+    import welfare
+
+    assert welfare.score(t).conversations.n_assistant_turns.tolist() == [1]
+    wio.write([t], tmp_path / "w.json", format="chatgpt")
+    mem = json.loads((tmp_path / "w.json").read_text())[0]["mapping"]["mem"]["message"]
+    assert mem["author"]["role"] == "assistant" and mem["content"] == conv["mapping"]["mem"]["message"]["content"]

@@ -11,6 +11,9 @@ Accepted line shapes (one conversation per line):
 The top-level ``system`` (a string or a list of text blocks) becomes a leading system message.
 Message ``content`` is a string or a list of blocks; every block is kept as it is (``text``,
 ``tool_use``, ``tool_result``, ``thinking``, ``redacted_thinking``, images, documents, ...).
+A user turn made only of ``tool_result`` blocks becomes a ``tool`` message (tool output is not
+the user speaking); a user turn that mixes text and results stays a user turn. A batch result
+that is ``errored``/``expired``/``canceled`` and holds no request is rejected naming its type and error.
 A response is appended as an assistant message; its ``stop_reason`` (including ``refusal``),
 ``stop_sequence``, ``id`` and ``usage`` go to that message's metadata. A top-level ``stop_reason``
 beside the request goes to the last assistant message. Request ``metadata`` (``user_id``) and any
@@ -60,6 +63,30 @@ def _content(raw: Any, field: str) -> str | list[dict[str, Any]]:
                type(raw).__name__)
 
 
+def _is_blocks(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in value)
+
+
+def _tool_turn(blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> Message:
+    """A user turn made only of ``tool_result`` blocks as the ``tool`` message it is.
+
+    One plain result (``type``, a string ``tool_use_id``, a string or block ``content``) becomes
+    the tool message the OpenAI reader would give: that content and ``tool_call_id``. Anything
+    more (several results, ``is_error``, ``cache_control``, ...) keeps the blocks as the content,
+    which the writer puts back as they are.
+    """
+    if len(blocks) == 1:
+        block = blocks[0]
+        use_id = block.get("tool_use_id")
+        inner: Any = block.get("content")
+        if set(block) == {"type", "tool_use_id", "content"} and isinstance(use_id, str) and (
+                isinstance(inner, str) or _is_blocks(inner)):
+            return Message(role="tool", content=inner, tool_call_id=use_id, metadata=metadata)
+        use_id = use_id if isinstance(use_id, str) else None
+        return Message(role="tool", content=blocks, tool_call_id=use_id, metadata=metadata)
+    return Message(role="tool", content=blocks, metadata=metadata)
+
+
 def _message(data: Any, field: str) -> Message:
     m = as_dict(data, field, optional=False)
     role = m.get("role")
@@ -67,8 +94,12 @@ def _message(data: Any, field: str) -> Message:
         raise fail(f"unknown role {role!r}", f"{field}.role", "user | assistant (system is a top-level field)",
                    short(role))
     extra = {k: v for k, v in m.items() if k not in ("role", "content")}
-    return Message(role=role, content=_content(m.get("content"), f"{field}.content"),
-                   metadata={"anthropic": {"extra": extra}} if extra else {})
+    content = _content(m.get("content"), f"{field}.content")
+    metadata: dict[str, Any] = {"anthropic": {"extra": extra}} if extra else {}
+    if role == "user" and isinstance(content, list) and content and all(
+            b["type"] == "tool_result" for b in content):  # tool output, not the user speaking
+        return _tool_turn(content, metadata)
+    return Message(role=role, content=content, metadata=metadata)
 
 
 def _reply(resp: dict[str, Any], field: str) -> Message:
@@ -82,6 +113,19 @@ def _reply(resp: dict[str, Any], field: str) -> Message:
     if isinstance(resp.get("id"), str):
         meta["response_id"] = resp["id"]
     return Message(role="assistant", content=_content(resp.get("content"), f"{field}.content"), metadata=meta)
+
+
+def _batch_failure(result: dict[str, Any]) -> str:
+    """Why a Message Batches result holds no reply: its ``type`` and, when given, the API error."""
+    error = result.get("error")
+    detail = ""
+    if isinstance(error, dict):
+        inner = error["error"] if isinstance(error.get("error"), dict) else error  # {"type": "error", "error": {...}}
+        kind, message = inner.get("type"), inner.get("message")
+        detail = ": ".join(str(x) for x in (kind, message) if isinstance(x, str) and x) or short(error)
+    elif error is not None:
+        detail = short(error)
+    return f"the batch request {result.get('type')!s} ({detail or 'no error given'}); the result holds no reply"
 
 
 def _convert(obj: dict[str, Any], where: Record) -> Transcript:
@@ -109,10 +153,14 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     response: Any = obj.get("response")
     field = "response"
     result = obj.get("result")
+    failed: tuple[str, Any] | None = None  # (reason, result type) of a batch request that gave no reply
     if response is None and isinstance(result, dict):
         response, field = result.get("message"), "result.message"
         if response is None and result.get("type") not in (None, "succeeded"):
             metadata["batch_result"] = result.get("type")
+            failed = _batch_failure(result), result.get("type")
+            if result.get("error") is not None:
+                metadata["batch_error"] = result["error"]
     if response is not None:
         resp = as_dict(response, field, optional=False)
         messages.append(_reply(resp, field))
@@ -133,6 +181,8 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     if params:
         metadata.setdefault("request_params", params)
     cid = obj.get("custom_id") or obj.get("id") or where.default_id()
+    if not messages and failed is not None:
+        raise fail(failed[0], "result.type", "succeeded", short(failed[1]))
     if not messages:
         raise fail("the record holds no messages", f"{prefix}messages", "a non-empty messages list", "[]")
     return Transcript(id=str(cid), messages=messages, metadata=metadata)
@@ -156,8 +206,11 @@ def _block_content(m: Message) -> str | list[dict[str, Any]]:
 
 def _to_api(m: Message) -> dict[str, Any]:
     own = sub_dict(m.metadata, "anthropic")
-    if m.role == "tool":  # an OpenAI-style tool message becomes a tool_result block in a user turn
-        out: dict[str, Any] = {"role": "user", "content": [
+    if m.role == "tool" and isinstance(m.content, list) and m.content and all(
+            b.get("type") == "tool_result" for b in m.content):  # already tool_result blocks: as they are
+        out: dict[str, Any] = {"role": "user", "content": list(m.content)}
+    elif m.role == "tool":  # an OpenAI-style tool message becomes a tool_result block in a user turn
+        out = {"role": "user", "content": [
             {"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}]}
     else:
         out = {"role": m.role, "content": _block_content(m)}

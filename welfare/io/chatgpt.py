@@ -9,12 +9,15 @@ node id and whose parent is the nearest ancestor that holds a kept message, so e
 Skipped nodes: nodes without a message (the synthetic root) and system messages with no text
 (the hidden system prompt). Nothing with user, assistant or tool text is dropped.
 
-Content types: ``text`` (``parts``), ``multimodal_text`` (string parts become text blocks, asset
-parts become blocks that keep the original part under ``chatgpt_part``), ``code``,
+Content types: ``text`` (``parts``), ``multimodal_text`` (string parts and parts with a string
+``text``, e.g. voice ``audio_transcription``, become text blocks, asset parts become blocks that
+keep the original part under ``chatgpt_part``), ``code``,
 ``execution_output``, ``tether_quote``, ``tether_browsing_display``, ``system_error``,
 ``reasoning_recap``/``thoughts`` (thinking blocks), ``user_editable_context`` (custom
-instructions; a system message) and unknown types with ``parts``/``text``. Fields that do not map
-onto the data model are kept in ``message.metadata["chatgpt"]`` so a written export matches the one read.
+instructions) and ``model_editable_context`` (memory), both system messages, and unknown types
+with ``parts``/``text``. Hidden nodes (``is_visually_hidden_from_conversation``) are kept like
+any other. Fields that do not map onto the data model are kept in ``message.metadata["chatgpt"]``
+so a written export matches the one read.
 An assistant message addressed to a tool (``recipient`` not ``all``) becomes a tool call.
 """
 
@@ -74,6 +77,11 @@ def _content(raw: Any, field: str) -> tuple[str | list[dict[str, Any]], dict[str
             for j, p in enumerate(parts):
                 if isinstance(p, str):
                     blocks.append({"type": "text", "text": p})
+                elif isinstance(p, dict) and isinstance(p.get("text"), str):
+                    # words inside a part (voice mode's audio_transcription): a text block; the rest of
+                    # the part is kept without the words, which the writer takes from the block
+                    blocks.append({"type": "text", "text": p["text"],
+                                   "chatgpt_part": {k: v for k, v in p.items() if k != "text"}})
                 elif isinstance(p, dict):
                     kind = p.get("content_type") if isinstance(p.get("content_type"), str) else "asset"
                     blocks.append({"type": kind, "chatgpt_part": p})
@@ -130,6 +138,9 @@ def _message(node_id: str, raw: dict[str, Any], field: str) -> Message | None:
     if role == "user" and (meta_in.get("is_user_system_message") or keep.get("content_type") == "user_editable_context"):
         info["role"] = "user"
         role = "system"  # custom instructions: not something the user said in this chat
+    elif role != "system" and keep.get("content_type") == "model_editable_context":
+        info["role"] = role
+        role = "system"  # saved memory given to the model as context: nothing the assistant said in this chat
     text_empty = content == "" or content == []
     if role == "system" and text_empty:
         return None
@@ -262,7 +273,9 @@ def _content_out(m: Message, info: dict[str, Any]) -> dict[str, Any]:
     else:
         parts = []
         for b in m.content:
-            if "chatgpt_part" in b:
+            if "chatgpt_part" in b and b.get("type") == "text" and isinstance(b.get("text"), str):
+                parts.append({**b["chatgpt_part"], "text": b["text"]})
+            elif "chatgpt_part" in b:
                 parts.append(b["chatgpt_part"])
             elif b.get("type") == "text":
                 parts.append(b.get("text", ""))

@@ -15,6 +15,8 @@ Message fields: ``role`` (``system``/``developer``/``user``/``assistant``/``tool
 ``name``, ``tool_calls`` (``{"id", "type": "function", "function": {"name", "arguments": JSON
 string}}``), ``tool_call_id``, ``refusal``. A refusal becomes a ``{"type": "refusal", "refusal"}``
 content block so its words count as the message text. Several ``choices`` become sibling branches.
+A Batch output line for a request that failed (``error``, ``response: null`` or an error body) is
+rejected naming the error.
 """
 
 from __future__ import annotations
@@ -172,6 +174,32 @@ def _choices_of(response: dict[str, Any], field: str) -> list[Any]:
     return as_list(body.get("choices"), f"{field}.choices")
 
 
+def _batch_failure(obj: dict[str, Any]) -> tuple[str, str, Any] | None:
+    """(field, expected, error) when ``obj`` is a Batch API output line for a request that failed."""
+    if "custom_id" not in obj:
+        return None
+    if obj.get("error") is not None:
+        return "error", "null (a request that succeeded)", obj["error"]
+    response = obj.get("response")
+    if isinstance(response, dict):
+        body = sub_dict(response, "body")
+        if body.get("error") is not None:
+            return "response.body.error", "a response with choices", body["error"]
+        status = response.get("status_code")
+        if isinstance(status, int) and status != 200 and "choices" not in body:
+            return "response.status_code", "200", status
+    elif "response" in obj:
+        return "response", "a response with choices", None
+    return None
+
+
+def _error_text(error: Any) -> str:
+    if isinstance(error, dict):
+        words = [str(error[k]) for k in ("code", "type", "message") if isinstance(error.get(k), str) and error[k]]
+        return ": ".join(dict.fromkeys(words)) or short(error)
+    return "no error given" if error is None else f"status {error}" if isinstance(error, int) else short(error)
+
+
 def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     request: dict[str, Any] = obj
     req_field = ""
@@ -218,6 +246,13 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
             reply.id, reply.parent = f"choice{k}", (messages[-1].id if messages else None)
         current = "choice0" if messages else None  # without a prompt there is no tree to branch
     messages.extend(replies)
+    failure = None if replies else _batch_failure(obj)
+    if failure is not None and messages:  # a request joined with its failed result: the prompt is still a record
+        if failure[2] is not None:
+            metadata.setdefault("batch_error", failure[2])
+    elif failure is not None:
+        raise fail(f"the batch request failed ({_error_text(failure[2])}); the line holds no reply", failure[0],
+                   failure[1], short(failure[2]))
     if not messages:
         raise fail("the record holds no messages", "messages", "a non-empty messages list", "none")
     return Transcript(id=cid, messages=messages, metadata=metadata, current=current)
