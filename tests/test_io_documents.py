@@ -57,3 +57,20 @@ def test_openai_lines_with_an_id_are_not_taken_for_canonical(tmp_path: Path) -> 
     canonical.write_text(json.dumps({"id": "c1", "messages": [{"role": "user", "content": "hi"}]}) + "\n",
                          encoding="utf-8")
     assert detect_format(canonical) == "canonical"  # a plain canonical line without schema_version still is one
+
+
+@pytest.mark.parametrize("fmt", ["openai", "anthropic"])  # canonical is JSON Lines by definition
+def test_a_json_array_of_records_is_detected_and_read(tmp_path: Path, fmt: str) -> None:
+    from welfare.io import detect_format
+
+    lines = tmp_path / "records.jsonl"
+    convs = [_one(), _one()]
+    convs[1].id = "c1"
+    write(convs, lines, format=fmt)
+    array = tmp_path / "records.json"
+    records = [json.loads(x) for x in lines.read_text(encoding="utf-8").splitlines()]
+    array.write_text(json.dumps(records, indent=2), encoding="utf-8")
+    assert detect_format(array) == detect_format(lines)
+    got = welfare.load_all(array)
+    assert [[(m.role, m.text) for m in t.messages] for t in got] == [[(m.role, m.text) for m in t.messages]
+                                                                    for t in welfare.load_all(lines)]

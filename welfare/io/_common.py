@@ -300,8 +300,18 @@ def parse_arguments(raw: Any) -> Any:
 
 
 def sniff_first_object(head: bytes) -> dict[str, Any] | None:
-    """The first JSON Lines record of ``head`` when it parses as an object, else None."""
-    first = head.lstrip(b"\xef\xbb\xbf \t\r\n").split(b"\n", 1)[0]
+    """The first record of ``head`` when it parses as an object, else None: the first JSON Lines line, or the
+    first element of a JSON array (when the head holds it whole), so arrays of records are detected too."""
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if text.startswith(b"["):
+        import ijson
+
+        try:
+            obj = next(ijson.items(io.BytesIO(text), "item", use_float=True), None)
+        except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError):
+            return None
+        return obj if isinstance(obj, dict) else None
+    first = text.split(b"\n", 1)[0]
     if not first.startswith(b"{"):
         return None
     obj = decode_json(first, None)
