@@ -549,3 +549,23 @@ def test_chatgpt_memory_is_a_system_message_not_an_assistant_turn(tmp_path):
     wio.write([t], tmp_path / "w.json", format="chatgpt")
     mem = json.loads((tmp_path / "w.json").read_text())[0]["mapping"]["mem"]["message"]
     assert mem["author"]["role"] == "assistant" and mem["content"] == conv["mapping"]["mem"]["message"]["content"]
+
+
+def test_sharegpt_function_call_turns_are_tool_calls(tmp_path):
+    rows = [{"id": "s1", "conversations": [
+        {"from": "human", "value": "You are useless."},
+        {"from": "function_call", "value": json.dumps({"name": "end_conversation", "arguments": {}})}]},
+        {"id": "s2", "conversations": [
+            {"from": "human", "value": "Weather?"},
+            {"from": "function_call", "value": "get_weather(city='Paris')"}]}]  # not JSON: kept as text
+    path = tmp_path / "tools.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    ended, plain = load_all(path, format="sharegpt")
+    call = ended.messages[1]
+    assert (call.role, call.text, [c.name for c in call.calls()]) == ("assistant", "", ["end_conversation"])
+    assert (ended.ending.by, ended.ending.method) == ("assistant", "tool_call")  # the bail tool is seen
+    assert plain.messages[1].text == "get_weather(city='Paris')" and not plain.messages[1].calls()
+    out = tmp_path / "back.jsonl"  # the writer's function_call turns read back as the same calls
+    wio.write([ended], out, format="sharegpt")
+    again = load_all(out, format="sharegpt")[0]
+    assert [c.name for c in again.messages[1].calls()] == ["end_conversation"] and again.ending.method == "tool_call"

@@ -10,6 +10,7 @@ record fields (``model``, ``source``, ``tools``, ...) become conversation metada
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -30,7 +31,7 @@ from welfare.io._common import (
     type_name,
 )
 from welfare.io._json import dumps
-from welfare.transcript import Message, Transcript
+from welfare.transcript import Message, ToolCall, Transcript
 
 __all__ = ["read_sharegpt", "write_sharegpt"]
 
@@ -63,7 +64,8 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
         extra = {k: json_safe(v) for k, v in turn.items() if k not in ("from", "value")}
         if extra:
             meta["sharegpt"] = extra
-        messages.append(Message(role=role, content=value, metadata=meta))
+        calls = _calls(value) if who == "function_call" else ()
+        messages.append(Message(role=role, content="" if calls else value, tool_calls=calls, metadata=meta))
     system = obj.get("system")
     if isinstance(system, str) and system:  # a top-level system prompt (LLaMA-Factory style)
         messages.insert(0, Message(role="system", content=system, metadata={"sharegpt_field": "system"}))
@@ -73,6 +75,20 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     cid = obj.get("id")
     return Transcript(id=str(cid) if cid not in (None, "") else where.default_id(), messages=messages,
                       metadata=metadata)
+
+
+def _calls(value: str) -> tuple[ToolCall, ...]:
+    """The tool calls a ``function_call`` turn's value states as JSON: one ``{"name", "arguments"}`` object or a
+    list of them (this writer's form); ``()`` when the value is not such JSON, and the turn keeps it as text."""
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return ()
+    items = data if isinstance(data, list) else [data]
+    if not items or not all(isinstance(c, dict) and isinstance(c.get("name"), str) and c["name"] for c in items):
+        return ()
+    return tuple(ToolCall(name=c["name"], arguments=c.get("arguments"),
+                          id=c["id"] if isinstance(c.get("id"), str) else None) for c in items)
 
 
 def read_sharegpt(path: str | os.PathLike[str]) -> Iterator[Transcript | RecordError]:
