@@ -60,7 +60,7 @@ import welfare
 import welfare.analysis as wa
 import welfare.plots as wp
 from welfare.report import ReportOutputs
-from welfare.score import CONVERSATION_KEYS
+from welfare.score import CONVERSATION_KEYS, MESSAGE_KEYS
 
 wp.use_style()
 out = ReportOutputs(output_dir)
@@ -70,8 +70,12 @@ if not isinstance(arm, str) or not arm:
     raise wa.SpecError(f"arm must name a column or a metadata key of the logs, found {arm!r}", field="arm",
                        source=str(spec))
 control_arm = str(user_spec.get("control", control_arm))  # arms from the logs' metadata are text
-# arm and cluster columns that are not among the tables' fixed keys come from the logs' metadata
-carried = [c for c in dict.fromkeys((arm, user_spec.get("cluster"))) if isinstance(c, str) and c not in CONVERSATION_KEYS]
+# arm and cluster columns that are neither fixed keys nor metrics of the tables come from the logs' metadata
+columns = {*CONVERSATION_KEYS, *(m.name for m in welfare.list_metrics())}
+if arm in columns and arm not in MESSAGE_KEYS:
+    raise wa.SpecError(f"arm {arm!r} is a score column, not a study condition: give condition, model, user_id or a "
+                       f"metadata key of the logs (welfare info LOGS lists them)", field="arm", source=str(spec))
+carried = [c for c in dict.fromkeys((arm, user_spec.get("cluster"))) if isinstance(c, str) and c not in columns]
 convs = welfare.load_all(logs)
 scores = welfare.score(convs, metadata=carried)
 messages, conversations = scores.messages, scores.conversations
