@@ -165,3 +165,66 @@ def test_model_errors_are_clear() -> None:
         regress(df, "distress_mean ~ no_such_column")
     with pytest.raises(AnalysisInputError, match="period=<boolean column> or rollout"):
         before_after(df, "distress_mean")
+
+
+def test_gee_with_a_boolean_outcome_models_true_not_false() -> None:
+    df = users()
+    as_bool = gee(df.assign(ended=df["ended"].astype(bool)), "ended ~ C(condition)", "user_id", family="logistic")
+    as_int = gee(df, "ended ~ C(condition)", "user_id", family="logistic")
+    assert as_bool["outcome"].item() == "ended"
+    assert as_bool["estimate"].item() == pytest.approx(as_int["estimate"].item(), rel=1e-9)
+    assert as_bool["estimate"].item() > 0  # the tool arm ends more often in users()
+    with pytest.raises(AnalysisInputError, match="ended"):
+        gee(df.assign(ended=df["ended"].map({0: "no", 1: "yes"})), "ended ~ C(condition)", "user_id")
+
+
+def _periods(after: list[bool], n_users: int = 8, seed: int = 0) -> pd.DataFrame:
+    per = len(after)
+    return pd.DataFrame({"user_id": np.repeat(np.arange(n_users), per), "model": "m",
+                         "y": np.random.default_rng(seed).normal(size=n_users * per),
+                         "after": np.tile(after, n_users)})
+
+
+def test_before_after_without_within_user_variation_is_not_estimable() -> None:
+    df = _periods([False] * 4)
+    df["after"] = df["user_id"] >= 4  # every user seen in one period only
+    res = before_after(df, "y", period="after")
+    assert np.isnan(res["estimate"].item()) and np.isnan(res["p_value"].item())
+    assert "not estimable" in res["method"].item()
+
+
+def test_before_after_period_must_be_boolean_or_zero_one() -> None:
+    df = _periods([False, False, True, True])
+    base = before_after(df, "y", period="after")["estimate"].item()
+    assert before_after(df.assign(after=df["after"].astype(int)), "y", period="after")["estimate"].item() == \
+        pytest.approx(base, rel=1e-12)
+    with pytest.raises(AnalysisInputError, match="after"):
+        before_after(df.assign(after=df["after"] * 2), "y", period="after")
+    with pytest.raises(AnalysisInputError, match="after"):
+        before_after(df.assign(after=df["after"].map({True: "after", False: "before"})), "y", period="after")
+
+
+def test_before_after_with_one_user_reports_the_estimate_without_a_cluster_se() -> None:
+    df = _periods([False, False, True, True], n_users=1)
+    res = before_after(df, "y", period="after")
+    y = df["y"].to_numpy()
+    assert res["estimate"].item() == pytest.approx(y[2:].mean() - y[:2].mean(), rel=1e-9)
+    assert np.isnan(res["se"].item()) and np.isnan(res["p_value"].item())
+    assert "one cluster" in res["method"].item()
+
+
+def test_mixed_and_gee_refuse_a_missing_cluster_id() -> None:
+    df = users()
+    df.loc[df.index[::4], "user_id"] = np.nan
+    missing = int(df["user_id"].isna().sum())
+    for fn in (mixed, gee):
+        with pytest.raises(AnalysisInputError, match=rf"user_id.*{missing} of {len(df)}"):
+            fn(df, "distress_mean ~ C(condition)", "user_id")
+
+
+def test_mixed_ignores_an_unused_category_level() -> None:
+    df = users()
+    full = mixed(df, "distress_mean ~ C(condition)", "user_id")
+    cat = df.assign(condition=pd.Categorical(df["condition"], ["baseline", "tool", "never_run"]))
+    res = mixed(cat, "distress_mean ~ C(condition)", "user_id")
+    assert res["estimate"].item() == pytest.approx(full["estimate"].item(), rel=1e-6)

@@ -66,6 +66,37 @@ def _groups_for(data: pd.DataFrame, model: Any, cluster: str) -> np.ndarray:
     return pd.factorize(ids, sort=True)[0]
 
 
+def _prepare(data: pd.DataFrame, formula: str, clusters: Sequence[str | None]) -> pd.DataFrame:
+    """A fresh copy of ``data`` ready for a formula fit: a boolean outcome becomes 0/1 (patsy would otherwise
+    expand it into two columns and model P(False)), a non-numeric outcome is refused, unused categories are
+    dropped (their all-zero indicator makes the design singular), and a missing cluster id is an error rather
+    than a silent row drop."""
+    data = data.reset_index(drop=True).copy()
+    for col in clusters:
+        if col is not None and data[col].isna().any():
+            raise AnalysisInputError(
+                f"cluster column {col!r} is missing in {int(data[col].isna().sum())} of {len(data)} rows; "
+                "fill it or drop those rows"
+            )
+    lhs = formula.split("~", 1)[0].strip()
+    if lhs in data.columns:
+        data[lhs] = numeric_outcome(data, lhs)
+    for col in data.columns:
+        if isinstance(data[col].dtype, pd.CategoricalDtype):
+            data[col] = data[col].cat.remove_unused_categories()
+    return data
+
+
+def _fit(model: Any, what: str, **kwargs: Any) -> Any:
+    try:
+        return model.fit(**kwargs)
+    except np.linalg.LinAlgError as err:
+        raise AnalysisInputError(
+            f"cannot fit the {what}: the design is singular ({err}); a covariate is collinear with others "
+            "or a level has no rows"
+        ) from err
+
+
 def regress(
     data: pd.DataFrame,
     formula: str,
@@ -106,7 +137,7 @@ def regress(
     if family not in _FAMILIES:
         raise AnalysisInputError(f"family must be one of {list(_FAMILIES)}, got {family!r}")
     maker = {"linear": smf.ols, "logistic": smf.logit, "poisson": smf.poisson, "negbin": smf.negativebinomial}[family]
-    data = data.reset_index(drop=True)
+    data = _prepare(data, formula, [])
     try:
         model = maker(formula, data=data)
     except Exception as err:  # patsy / formulaic report unknown names here
@@ -122,7 +153,7 @@ def regress(
     else:
         n_clusters = np.nan
         se_kind = "model-based SEs"
-    fit = model.fit(**fit_kwargs)
+    fit = _fit(model, "regression", **fit_kwargs)
     outcome = str(model.endog_names)
     ci = fit.conf_int(alpha=1 - confidence)
     where = f"; clusters: {cluster}" if cluster else "; rows independent"
@@ -151,13 +182,13 @@ def mixed(
     _check_formula(formula)
     require_columns(data, [group, nested])
     confidence = check_confidence(confidence)
-    data = data.dropna(subset=[c for c in (group, nested) if c]).reset_index(drop=True)
+    data = _prepare(data, formula, [group, nested])
     vc = {"nested": f"0 + C({nested})"} if nested else None
     try:
         model = smf.mixedlm(formula, data=data, groups=group, vc_formula=vc, missing="drop")
     except Exception as err:
         raise AnalysisInputError(f"cannot build the mixed model from formula {formula!r}: {err}") from err
-    fit = model.fit(reml=reml)
+    fit = _fit(model, "mixed model", reml=reml)
     ci = fit.conf_int(alpha=1 - confidence).loc[fit.fe_params.index]
     extra = f", variance component for {nested}" if nested else ""
     method = f"linear mixed model, random intercept per {group}{extra} ({'REML' if reml else 'ML'}); Wald z"
@@ -188,19 +219,44 @@ def gee(
     structs = {"exchangeable": sm.cov_struct.Exchangeable, "independence": sm.cov_struct.Independence}
     if cov_struct not in structs:
         raise AnalysisInputError(f"cov_struct must be one of {list(structs)}, got {cov_struct!r}")
-    data = data.dropna(subset=[group]).reset_index(drop=True)
+    data = _prepare(data, formula, [group])
     try:
         model = smf.gee(formula, groups=group, data=data, family=families[family], cov_struct=structs[cov_struct](),
                         missing="drop")
     except Exception as err:
         raise AnalysisInputError(f"cannot build the GEE model from formula {formula!r}: {err}") from err
-    fit = model.fit()
+    fit = _fit(model, "GEE model")
     ci = fit.conf_int(alpha=1 - confidence)
     method = f"GEE ({family}, {cov_struct}), robust SEs clustered on {group}" + (", exponentiated" if exponentiate else "")
     rows = _rows(str(model.endog_names), fit.params, fit.bse, fit.pvalues, pd.DataFrame(ci), terms=terms,
                  exponentiate=exponentiate, n_clusters=float(len(np.unique(model.groups))), n_obs=float(fit.nobs),
                  method=method)
     return make_result(rows)
+
+
+def _period_indicator(data: pd.DataFrame, period: str) -> pd.Series:
+    """The period column as 0/1 floats (missing stays missing); anything but boolean or 0/1 is refused, since a
+    0/2 coding would silently halve the estimate."""
+    col = data[period]
+    values = col.dropna()
+    if (pd.api.types.is_bool_dtype(col) or all(isinstance(v, (bool, np.bool_)) for v in values)
+            or (pd.api.types.is_numeric_dtype(col) and values.isin([0, 1]).all())):
+        return col.astype("float64")
+    shown = ", ".join(str(v) for v in values.unique()[:5])
+    raise AnalysisInputError(
+        f"period column {period!r} must be boolean or 0/1 (True/1 = after the rollout); found {shown}"
+    )
+
+
+def _identified(exog: np.ndarray, k: int) -> bool:
+    """Whether column ``k`` of the design is not a linear combination of the other columns."""
+    others = np.delete(exog, k, axis=1)
+    target = exog[:, k]
+    if others.shape[1] == 0:
+        return bool(np.any(target != 0))
+    coef, *_ = np.linalg.lstsq(others, target, rcond=None)
+    resid = target - others @ coef
+    return bool(np.sqrt(np.mean(resid**2)) > 1e-8 * max(1.0, float(np.sqrt(np.mean(target**2)))))
 
 
 def before_after(
@@ -240,7 +296,7 @@ def before_after(
         after: pd.Series = (when >= cut).astype("float64").where(when.notna())
         label = f"{time} >= {rollout}"
     else:
-        after = data[period].astype("float64")
+        after = _period_indicator(data, period)
         label = f"{period} is true"
     absorbed = [col for col in adjust if user is not None and data.groupby(user)[col].nunique().max() <= 1]
     adjust = [col for col in adjust if col not in absorbed]  # constant within user: the user effects hold them
@@ -261,18 +317,33 @@ def before_after(
             rows.append({"outcome": name, "contrast": "after - before", "n_obs": len(frame),
                          "method": "before/after OLS; needs rows on both sides of the rollout"})
             continue
+        adjusted = ", ".join([*adjust, *([f"{user} fixed effects"] if user else [])]) or "nothing"
+        if absorbed:
+            adjusted += f" ({', '.join(absorbed)} constant within {user}: absorbed)"
+        method = f"before/after OLS ({label}); adjusted for {adjusted}; "
+        n_clusters = float(frame["cluster"].nunique()) if cluster else np.nan
+        model = smf.ols("y ~ " + " + ".join(rhs), data=frame)
+        if not _identified(model.exog, model.exog_names.index("after")):
+            why = (f"no {user} is seen in both periods" if user is not None
+                   and frame.groupby("user")["after"].nunique().max() < 2 else "the period is collinear with "
+                   "the adjustment terms")
+            rows.append({"outcome": name, "contrast": "after - before", "n_clusters": n_clusters,
+                         "n_obs": float(len(frame)), "method": method + f"not estimable: {why}"})
+            continue
+        if cluster is not None and n_clusters < 2:  # CR1 needs G - 1 > 0: keep the point estimate only
+            fit = model.fit()
+            rows.append({"outcome": name, "contrast": "after - before", "estimate": fit.params["after"],
+                         "n_clusters": n_clusters, "n_obs": fit.nobs,
+                         "method": method + f"only one cluster of {cluster}, so no cluster-robust SE"})
+            continue
         fit_kwargs: dict[str, Any] = {}
         if cluster is not None:
             fit_kwargs = {"cov_type": "cluster", "cov_kwds": {"groups": pd.factorize(frame["cluster"])[0]},
                           "use_t": True}
-        fit = smf.ols("y ~ " + " + ".join(rhs), data=frame).fit(**fit_kwargs)
+        fit = model.fit(**fit_kwargs)
         low, high = fit.conf_int(alpha=1 - confidence).loc["after"]
-        adjusted = ", ".join([*adjust, *([f"{user} fixed effects"] if user else [])]) or "nothing"
-        if absorbed:
-            adjusted += f" ({', '.join(absorbed)} constant within {user}: absorbed)"
         rows.append({"outcome": name, "contrast": "after - before", "estimate": fit.params["after"],
                      "se": fit.bse["after"], "ci_low": low, "ci_high": high, "p_value": fit.pvalues["after"],
-                     "n_clusters": frame["cluster"].nunique() if cluster else np.nan, "n_obs": fit.nobs,
-                     "method": f"before/after OLS ({label}); adjusted for {adjusted}; "
-                               + (f"cluster-robust CR1 by {cluster}, t(G-1)" if cluster else "model-based SEs")})
+                     "n_clusters": n_clusters, "n_obs": fit.nobs,
+                     "method": method + (f"cluster-robust CR1 by {cluster}, t(G-1)" if cluster else "model-based SEs")})
     return make_result(rows)
