@@ -103,3 +103,20 @@ def test_survival_input_errors(leukaemia: pd.DataFrame) -> None:
         kaplan_meier(leukaemia.assign(weeks=-leukaemia.weeks), "weeks", "relapse")
     with pytest.raises(AnalysisInputError, match="boolean or 0/1"):
         logrank(leukaemia.assign(relapse=2), "weeks", "relapse", "rx")
+
+
+def test_cox_without_events_is_not_estimable_not_an_error(leukaemia: pd.DataFrame) -> None:
+    res = cox(leukaemia.assign(relapse=0), "weeks", "relapse", "C(rx)")
+    assert len(res) == 1 and res["contrast"].item() == "C(rx)[T.placebo]"
+    assert np.isnan(res["estimate"].item()) and np.isnan(res["p_value"].item())
+    assert "not estimable: no events" in res["method"].item()
+
+
+def test_cox_ignores_unused_categories_and_counts_the_rows_it_fitted(leukaemia: pd.DataFrame) -> None:
+    base = cox(leukaemia, "weeks", "relapse", "C(rx)")
+    cat = leukaemia.assign(rx=pd.Categorical(leukaemia["rx"], ["6-MP", "placebo", "unused"]))
+    res = cox(cat, "weeks", "relapse", "C(rx)")
+    assert res["estimate"].item() == pytest.approx(base["estimate"].item(), rel=1e-9)
+    with_x = leukaemia.assign(x=np.where(np.arange(42) % 7 == 0, np.nan, np.arange(42) % 5))
+    fitted = cox(with_x, "weeks", "relapse", "C(rx) + x")
+    assert fitted["n_obs"].tolist() == [float(with_x["x"].notna().sum())] * 2

@@ -207,6 +207,9 @@ def cox(
     if cluster is not None:
         frame = frame.dropna(subset=[cluster])
     frame = frame.reset_index(drop=True)
+    for col in frame.columns:  # an unused level's all-zero indicator would make the information matrix singular
+        if isinstance(frame[col].dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].cat.remove_unused_categories()
     status = frame[event].to_numpy(dtype=float)
     try:
         model = PHReg.from_formula(f"{duration} ~ {rhs}", data=frame, status=status, ties=ties)
@@ -216,8 +219,21 @@ def cox(
     if cluster is not None:
         labels = model.data.row_labels
         groups = pd.factorize(frame.loc[labels, cluster] if labels is not None else frame[cluster])[0]
-    fit = model.fit(groups=groups)
     names = model.exog_names
+    n_obs = float(model.nobs)  # rows actually fitted: after patsy drops rows with missing covariates
+    n_clusters = float(len(np.unique(groups))) if groups is not None else np.nan
+    scale = "hazard ratio" if exponentiate else "log hazard ratio"
+    if not np.any(model.status > 0):  # the partial likelihood is flat: nothing to estimate
+        return make_result([{"outcome": duration, "contrast": name, "n_clusters": n_clusters, "n_obs": n_obs,
+                             "method": f"Cox PH ({ties} ties); {scale}; not estimable: no events in {event}"}
+                            for name in names])
+    try:
+        fit = model.fit(groups=groups)
+    except np.linalg.LinAlgError as err:
+        raise AnalysisInputError(
+            f"cannot fit the Cox model with covariates {rhs!r}: the information matrix is singular ({err}); "
+            "a covariate is collinear with others or constant"
+        ) from err
     params, bse = np.asarray(fit.params), np.asarray(fit.bse)
     z = stats.norm.ppf(0.5 + confidence / 2)
     rows = []
@@ -228,8 +244,7 @@ def cox(
             est, se, low, high = np.exp(est), np.exp(est) * se, np.exp(low), np.exp(high)
         rows.append({"outcome": duration, "contrast": name, "estimate": est, "se": se, "ci_low": low,
                      "ci_high": high, "p_value": p,
-                     "n_clusters": len(np.unique(groups)) if groups is not None else np.nan,
-                     "n_obs": float(fit.nobs if hasattr(fit, "nobs") else len(status)),
-                     "method": f"Cox PH ({ties} ties); " + ("hazard ratio" if exponentiate else "log hazard ratio")
+                     "n_clusters": n_clusters, "n_obs": n_obs,
+                     "method": f"Cox PH ({ties} ties); {scale}"
                                + (f"; robust SEs clustered on {cluster}" if cluster else "; model-based SEs")})
     return make_result(rows)
