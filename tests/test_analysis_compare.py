@@ -317,3 +317,53 @@ def test_expanded_percentile_matches_hesterbergs_formula_and_its_p_value_inverts
     draws = np.random.default_rng(0).normal(1.0, 1.0, 4000)
     _, low, high, _ = percentile_summary(1.0, draws, 0.95, g)
     assert (low, high) == pytest.approx(tuple(np.quantile(draws, [expected / 2, 1 - expected / 2])))
+
+
+def test_degenerate_comparisons_give_nan_inference_with_a_reason() -> None:
+    # a constant outcome: an SE of 0 made OLS report p = 0
+    flat = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "y": [0.3] * 8, "u": list("pqrstuvw")})
+    for method in ("ols", "bootstrap", "welch"):
+        row = compare_arms(flat, "y", "arm", cluster="u" if method != "welch" else None, method=method,
+                           n_boot=50).iloc[0]
+        assert row.estimate == 0 and np.isnan(row.p_value) and np.isnan(row.ci_low) and "constant" in row.method
+    # one cluster per arm: cluster-robust and bootstrap SEs are near zero, so p would read as certainty
+    one = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "y": [0.0, 1, 0, 1, 2, 3, 2, 2.5], "u": ["p"] * 4 + ["q"] * 4})
+    for method in ("ols", "bootstrap"):
+        row = compare_arms(one, "y", "arm", cluster="u", method=method, n_boot=50).iloc[0]
+        assert row.estimate == pytest.approx(1.875) and np.isnan(row.p_value) and "fewer than two clusters" in row.method
+
+
+def test_numeric_zero_one_arms_are_not_read_as_booleans() -> None:
+    df = pd.DataFrame({"pair": [1, 1, 2, 2, 3, 3], "arm": [0, 1] * 3, "y": [1.0, 2, 2, 4, 3, 3.5]})
+    assert compare_arms(df, "y", "arm", method="welch").contrast.tolist() == ["1 - 0"]
+    assert paired_effect(df, "y", "arm", "pair", method="ttest").estimate.iloc[0] == pytest.approx(7 / 6)
+    flags = df.assign(arm=df.arm.astype(bool))
+    assert compare_arms(flags, "y", "arm", method="welch").contrast.tolist() == ["True - False"]
+
+
+def test_welch_se_wilson_bounds_and_effect_sizes_at_the_edges() -> None:
+    same = pd.DataFrame({"arm": ["a"] * 3 + ["b"] * 3, "y": [0.0, 1, 2, 2, 1, 0]})
+    row = compare_arms(same, "y", "arm", method="welch").iloc[0]
+    assert row.estimate == 0 and row.se == pytest.approx(np.sqrt(1 / 3 + 1 / 3))  # was NaN at a zero estimate
+    for count, n in ((0, 3), (10, 10)):
+        w = wilson(pd.DataFrame({"y": [1] * count + [0] * (n - count)}), "y").iloc[0]
+        assert w.ci_low <= w.estimate <= w.ci_high
+    none = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "y": [0, 0, 0, 0, 1, 1, 1, 0]})  # no events in one arm
+    sizes = effect_sizes(none, "y", "arm").set_index(pd.Index(["rd", "rr", "or"]))
+    assert sizes.loc["rd", "estimate"] == 0.75 and np.isfinite(sizes.loc["rd", "ci_low"])
+    assert np.isnan(sizes.loc["rr", "ci_low"]) and "no events or only events" in sizes.loc["or", "method"]
+
+
+def test_adjust_pvalues_refuses_values_that_are_not_probabilities() -> None:
+    res = pd.DataFrame({"p_value": [0.01, 1.2], "p_adjusted": [np.nan, np.nan]})
+    with pytest.raises(AnalysisInputError, match="between 0 and 1"):
+        adjust_pvalues(res)
+    text = pd.DataFrame({"p_value": ["0.01", "0.04"], "p_adjusted": [np.nan, np.nan]})  # numbers as text are read
+    assert adjust_pvalues(text).p_adjusted.tolist() == pytest.approx([0.02, 0.04])
+
+
+def test_paired_effect_names_a_missing_cluster() -> None:
+    df = pd.DataFrame({"pair": [1, 1, 2, 2, 3, 3], "arm": ["a", "b"] * 3, "y": [1.0, 2, 2, 4, 3, 3.5],
+                       "u": ["p", "p", None, None, "q", "q"]})
+    with pytest.raises(AnalysisInputError, match="cluster column 'u' is missing for pair 2"):
+        paired_effect(df, "y", "arm", "pair", cluster="u")

@@ -52,6 +52,27 @@ def _cluster_codes(sub: pd.DataFrame, cluster: str | None) -> tuple[np.ndarray, 
     return codes, len(uniques)
 
 
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (so messages show 2, not np.int64(2))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _undefined_inference(y: np.ndarray, is_t: np.ndarray, codes: np.ndarray, cluster: str | None) -> str | None:
+    """Why an interval and a test would be meaningless for this comparison, or None.
+
+    A constant outcome has no variance to test against (an SE of 0 gives p = 0), and an arm with fewer than two
+    clusters (or rows) has no spread between its independent units: cluster-robust and bootstrap SEs then come
+    out near zero and p-values tiny, which would read as certainty.
+    """
+    if np.ptp(y) == 0:
+        return f"the outcome is constant ({y[0]:g} in every row)"
+    units = "clusters" if cluster is not None else "rows"
+    for name, mask in (("treatment", is_t), ("control", ~is_t)):
+        if len(np.unique(codes[mask])) < 2:
+            return f"the {name} arm has fewer than two {units}"
+    return None
+
+
 def _design(sub: pd.DataFrame, treated: np.ndarray, covariates: Sequence[str]) -> np.ndarray:
     parts = [np.ones(len(sub)), treated.astype(float)]
     for cov in covariates:
@@ -165,6 +186,11 @@ def compare_arms(
                 rows.append(row)
                 continue
             row["estimate"] = row["mean_treatment"] - row["mean_control"]
+            undefined = _undefined_inference(y, is_t, codes, cluster)
+            if undefined:
+                row["method"] = f"difference in means; {method}; {by}; no interval or test: {undefined}"
+                rows.append(row)
+                continue
             if method == "bootstrap":
                 row["se"], row["ci_low"], row["ci_high"], row["p_value"] = _bootstrap_difference(
                     y, is_t, codes, n_clusters, row["estimate"], n_boot, seed, confidence
@@ -182,7 +208,7 @@ def compare_arms(
             else:
                 test = stats.ttest_ind(y[is_t], y[~is_t], equal_var=False)
                 ci = test.confidence_interval(confidence)
-                row["se"] = row["estimate"] / test.statistic if test.statistic else np.nan
+                row["se"] = float(np.sqrt(y[is_t].var(ddof=1) / is_t.sum() + y[~is_t].var(ddof=1) / (~is_t).sum()))
                 row["ci_low"], row["ci_high"], row["p_value"] = ci.low, ci.high, test.pvalue
                 row["method"] = "difference in means; Welch t-test (ignores clustering)"
             rows.append(row)
@@ -282,6 +308,10 @@ def paired_effect(
                         "cluster (check the pair ids, or cluster at a higher level)"
                     )
                 cl = used.groupby(pair, observed=True)[cluster].first().loc[complete]
+                if cl.isna().any():
+                    raise AnalysisInputError(
+                        f"cluster column {cluster!r} is missing for pair {_plain(cl.index[cl.isna()][0])!r}; every analysed "
+                        "pair needs a cluster id (fill it, or drop those rows before the analysis)")
                 codes, n_clusters = pd.factorize(cl, sort=True)
                 n_units = len(n_clusters)
             else:
@@ -395,10 +425,18 @@ def _analytic(measure: str, yt: np.ndarray, yc: np.ndarray, confidence: float) -
         "risk_ratio": ("ratio", "log", "log", "log (Katz) CI; log test"),
         "odds_ratio": ("odds-ratio", "logit", "logit", "logit (Woolf) CI; logit test"),
     }[measure]
-    with np.errstate(all="ignore"):
-        low, high = confint_proportions_2indep(c1, n1, c2, n2, compare=compare, method=ci_method,
-                                               alpha=1 - confidence)
-        p = test_proportions_2indep(c1, n1, c2, n2, compare=compare, method=test_method).pvalue
+    try:
+        if measure != "risk_difference" and (c1 in (0, n1) or c2 in (0, n2)):
+            raise ZeroDivisionError  # log/logit intervals need events and non-events in each arm
+        with np.errstate(all="ignore"):
+            low, high = confint_proportions_2indep(c1, n1, c2, n2, compare=compare, method=ci_method,
+                                                   alpha=1 - confidence)
+            p = test_proportions_2indep(c1, n1, c2, n2, compare=compare, method=test_method).pvalue
+    except (ZeroDivisionError, ValueError, FloatingPointError):  # an arm with no events or only events
+        est = est if np.isfinite(est) else np.nan
+        return (est, np.nan, np.nan, np.nan, np.nan,
+                f"{measure.replace('_', ' ')}; interval and test undefined: {c1}/{n1} events vs {c2}/{n2} "
+                f"(an arm with no events or only events; the risk difference is defined)")
     return est, np.nan, float(low), float(high), float(p), f"{measure.replace('_', ' ')}; {label}"
 
 
@@ -566,7 +604,8 @@ def _wilson_row(outcome: str, group: str, y: pd.Series, confidence: float, contr
     if n:
         p = count / n
         low, high = proportion_confint(count, n, alpha=1 - confidence, method="wilson")
-        row.update(estimate=p, se=np.sqrt(p * (1 - p) / n), ci_low=float(low), ci_high=float(high))
+        # the Wilson interval always holds p; floating-point rounding at 0/n and n/n can put a bound past it
+        row.update(estimate=p, se=np.sqrt(p * (1 - p) / n), ci_low=min(float(low), p), ci_high=max(float(high), p))
     return row
 
 
@@ -587,6 +626,13 @@ def adjust_pvalues(
     keys = [family] if isinstance(family, str) else list(family or [])
     require_columns(results, keys, argument="results")
     groups = [g.index for _, g in out.groupby(keys, dropna=False, sort=False)] if keys else [out.index]
+    p_all = pd.to_numeric(out["p_value"], errors="coerce")
+    bad = out["p_value"].notna() & (p_all.isna() | (p_all < 0) | (p_all > 1))
+    if bad.any():
+        first = int(np.argmax(bad.to_numpy()))
+        raise AnalysisInputError(f"p_value must hold numbers between 0 and 1 (or be missing); row "
+                                 f"{_plain(out.index[first])!r} has {_plain(out['p_value'].iloc[first])!r}")
+    out["p_value"] = p_all
     for idx in groups:
         pvals = out.loc[idx, "p_value"]
         valid = pvals.dropna()

@@ -117,7 +117,9 @@ def resolve_levels(
         levels = sorted(levels)
     except TypeError:
         levels = sorted(levels, key=str)
-    if control is None and treatment is None and set(levels) <= {True, False}:
+    # a real boolean arm: True is treatment (0/1 numbers compare equal to booleans, so test the type, not the set)
+    is_bool = pd.api.types.is_bool_dtype(values) or all(isinstance(v, bool | np.bool_) for v in levels)
+    if control is None and treatment is None and is_bool:
         control, treatment = False, True
     if control is None:
         others = [lv for lv in levels if treatment is None or lv not in _as_list(treatment)]
