@@ -367,3 +367,10 @@ def test_paired_effect_names_a_missing_cluster() -> None:
                        "u": ["p", "p", None, None, "q", "q"]})
     with pytest.raises(AnalysisInputError, match="cluster column 'u' is missing for pair 2"):
         paired_effect(df, "y", "arm", "pair", cluster="u")
+
+
+def test_ols_refuses_a_covariate_collinear_with_the_arm() -> None:
+    df = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "y": [0.0, 1, 0, 1, 2, 3, 2, 2.5],
+                       "model": ["m1"] * 4 + ["m2"] * 4})  # the model differs exactly by arm
+    with pytest.raises(AnalysisInputError, match="collinear"):
+        compare_arms(df, "y", "arm", method="ols", covariates=["model"])

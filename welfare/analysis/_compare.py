@@ -198,6 +198,11 @@ def compare_arms(
                 row["method"] = f"difference in means; cluster bootstrap expanded percentile ({n_boot} draws); {by}"
             elif method == "ols":
                 x = _design(sub, is_t, covariates)
+                if covariates and np.linalg.matrix_rank(x) < x.shape[1]:
+                    raise AnalysisInputError(
+                        f"covariates {list(covariates)} are collinear with the arm or with each other in the "
+                        f"{level} vs {control} comparison (e.g. a covariate that differs only by arm); the arm "
+                        "effect cannot be separated from them: drop or combine covariates")
                 est, row["se"], row["ci_low"], row["ci_high"], row["p_value"] = _ols_effect(
                     y, x, codes if cluster else None, confidence
                 )
