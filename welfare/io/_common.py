@@ -159,23 +159,23 @@ def iter_json_records(path: str | os.PathLike[str]) -> Iterator[tuple[Record, An
     if first == b"[":
         yield from iter_json_array(spath)
         return
-    if first == b"{" and _one_document(spath):
-        with open_binary(spath, skip_bom=True) as fh:
-            yield Record(spath, 1, 0, ""), decode_json(fh.read(), 1)
+    document = _one_document(spath) if first == b"{" else None
+    if document is not None:
+        yield Record(spath, 1, 0, ""), document
         return
     for lineno, raw in iter_lines(spath):
         yield Record(spath, lineno, lineno - 1, ""), decode_json(raw, lineno)
 
 
-def _one_document(path: str) -> bool:
-    """True when the file is one JSON object spread over several lines (a pretty-printed single conversation):
-    its first line is not JSON on its own, but the whole file is. Only such a file is read whole."""
-    lines = iter_lines(path)
-    first_line = next(lines, None)
+def _one_document(path: str) -> dict[str, Any] | None:
+    """The file's one JSON object when it is spread over several lines (a pretty-printed single conversation):
+    its first line is not JSON on its own, but the whole file is. None otherwise (JSON Lines, or broken)."""
+    first_line = next(iter_lines(path), None)
     if first_line is None or not isinstance(decode_json(first_line[1], first_line[0]), RecordError):
-        return False
+        return None
     with open_binary(path, skip_bom=True) as fh:
-        return isinstance(decode_json(fh.read(), 1), dict)
+        whole = decode_json(fh.read(), 1)
+    return whole if isinstance(whole, dict) else None
 
 
 def iter_json_array(path: str, *, item_path: str = "item", field: str = "$",
