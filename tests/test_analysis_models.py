@@ -228,3 +228,71 @@ def test_mixed_ignores_an_unused_category_level() -> None:
     cat = df.assign(condition=pd.Categorical(df["condition"], ["baseline", "tool", "never_run"]))
     res = mixed(cat, "distress_mean ~ C(condition)", "user_id")
     assert res["estimate"].item() == pytest.approx(full["estimate"].item(), rel=1e-6)
+
+
+def _one_treated_user(treated: str, seed: int = 7) -> pd.DataFrame:
+    """Eleven users of four conversations: ``treated`` is the arm of user u0 alone; the other users alternate
+    between arms A and C, so A and C each have five clusters."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(11):
+        arm = treated if u == 0 else ("A" if u % 2 else "C")
+        for _ in range(4):
+            rows.append({"user_id": f"u{u}", "condition": arm, "x": rng.normal(), "y": rng.normal() + (u == 0)})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("estimator", ["regress", "gee"])
+def test_a_level_seen_in_one_cluster_has_no_robust_se(estimator: str) -> None:
+    # The level B coefficient is fitted by user u0 alone, so u0's residuals sum to zero and the sandwich drops u0's
+    # variance: the SE came out from the A users only and p near 0. The C coefficient keeps its sandwich SE.
+    df = _one_treated_user("B")
+    fit = {"regress": lambda f: regress(df, f, cluster="user_id"), "gee": lambda f: gee(df, f, "user_id")}[estimator]
+    res = fit("y ~ C(condition) + x").set_index("contrast")
+    b = res.loc["C(condition)[T.B]"]
+    assert np.isfinite(b.estimate) and b.estimate > 0.5
+    assert np.isnan(b.se) and np.isnan(b.ci_low) and np.isnan(b.ci_high) and np.isnan(b.p_value)
+    assert "no robust SE" in b.method and "without user_id 'u0'" in b.method
+    for term in ("C(condition)[T.C]", "x"):
+        assert np.isfinite(res.loc[term, "se"]) and res.loc[term, "se"] > 0
+        assert "no robust SE" not in res.loc[term, "method"]
+    if estimator == "regress":  # the untouched rows are still the CR1 sandwich
+        x = np.column_stack([np.ones(len(df)), df.condition == "B", df.condition == "C", df.x]).astype(float)
+        _, se = cr_by_hand(df.y.to_numpy(), x, df.user_id.to_numpy(), small_sample=True)
+        assert res.loc["C(condition)[T.C]", "se"] == pytest.approx(se[2], rel=1e-9)
+        assert res.loc["x", "se"] == pytest.approx(se[3], rel=1e-9)
+
+
+@pytest.mark.parametrize("estimator", ["regress", "gee"])
+def test_a_reference_arm_with_one_cluster_leaves_no_contrast_with_a_robust_se(estimator: str) -> None:
+    # One user in the reference arm: every contrast against it rests on that user, on the other side of the dummy.
+    df = _one_treated_user("0_ref")
+    res = (regress(df, "y ~ C(condition)", cluster="user_id") if estimator == "regress"
+           else gee(df, "y ~ C(condition)", "user_id"))
+    assert len(res) == 2 and res["se"].isna().all() and res["p_value"].isna().all()
+    assert res["method"].str.contains("without user_id 'u0'").all()
+    means = df.groupby("condition")["y"].mean()
+    assert res.set_index("contrast").loc["C(condition)[T.C]", "estimate"] == pytest.approx(means["C"] - means["0_ref"])
+
+
+def test_one_user_per_arm_has_no_robust_se_in_regress_or_gee() -> None:
+    # Two conversations per user, one user per arm: CR1 gave an SE of about 1e-16 and GEE exactly 0, both with p = 0.
+    df = pd.DataFrame({"user_id": ["a", "a", "b", "b"], "condition": ["base", "base", "tool", "tool"],
+                       "y": [0.1, 0.7, 1.2, 2.0]})
+    for res in (regress(df, "y ~ C(condition)", cluster="user_id"),
+                gee(df, "y ~ C(condition)", "user_id", cov_struct="independence")):
+        assert res["estimate"].item() == pytest.approx(1.2)
+        assert np.isnan(res["se"].item()) and np.isnan(res["p_value"].item())
+        assert "fewer than two clusters" in res["method"].item()
+    model_based = regress(df, "y ~ C(condition)")  # no cluster asked: the usual OLS SE, nothing blanked
+    assert np.isfinite(model_based["se"].item())
+
+
+def test_two_clusters_per_arm_keep_the_robust_se() -> None:
+    df = pd.DataFrame({"user_id": list("aabbccdd"), "condition": ["base"] * 4 + ["tool"] * 4,
+                       "y": [0.1, 0.7, 0.3, 0.2, 1.2, 2.0, 0.9, 1.6]})
+    res = regress(df, "y ~ C(condition)", cluster="user_id")
+    x = np.column_stack([np.ones(8), (df.condition == "tool").to_numpy(float)])
+    _, se = cr_by_hand(df.y.to_numpy(), x, df.user_id.to_numpy(), small_sample=True)
+    assert res["se"].item() == pytest.approx(se[1], rel=1e-9)
+    assert "no robust SE" not in res["method"].item()

@@ -56,14 +56,63 @@ def _rows(
     return rows
 
 
-def _groups_for(data: pd.DataFrame, model: Any, cluster: str) -> np.ndarray:
+def _one_cluster_terms(exog: np.ndarray, groups: np.ndarray) -> dict[int, int]:
+    """Coefficients that one cluster alone identifies: column index -> the code of that cluster.
+
+    A coefficient that cannot be estimated once cluster ``g`` is left out (a treatment level seen in one cluster,
+    a reference level with one cluster, the arm when there are two clusters) has its robust SE computed without
+    ``g``'s variance: the estimating equations force ``g``'s score to zero along the design direction that only
+    ``g`` spans, so the sandwich gives 0 or a figure from the other side alone and a p-value near 0. Found through
+    the cluster's leverage: with ``X = U S V'`` (columns scaled to unit length), ``U_g'U_g`` has an eigenvalue of
+    1 exactly when some combination ``X a`` is non-zero only in cluster ``g``; coefficient ``k`` is affected when
+    such an ``a`` has ``a_k != 0``. At most ``rank(X)`` clusters have a leverage sum of 1 or more, so only
+    those are examined.
+    """
+    x = np.asarray(exog, dtype=float)
+    if x.size == 0:
+        return {}
+    norms = np.sqrt((x**2).sum(axis=0))
+    x = x / np.where(norms > 0, norms, 1.0)
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    keep = s > s[0] * 1e-10 if s.size and s[0] > 0 else np.zeros(s.size, dtype=bool)
+    u, s, vt = u[:, keep], s[keep], vt[keep]
+    codes = np.asarray(groups)
+    leverage = np.bincount(codes, weights=(u**2).sum(axis=1))
+    found: dict[int, int] = {}
+    for g in np.flatnonzero(leverage >= 1 - 1e-7):
+        ug = u[codes == g]
+        values, vectors = np.linalg.eigh(ug.T @ ug)
+        spanned = vectors[:, values > 1 - 1e-7]
+        if spanned.shape[1] == 0:
+            continue
+        directions = np.linalg.qr(vt.T @ (spanned / s[:, None]))[0]  # coefficient directions only g spans
+        for k in np.flatnonzero(np.abs(directions).max(axis=1) > 1e-6):
+            found.setdefault(int(k), int(g))
+    return found
+
+
+def _without_robust_se(rows: list[dict[str, Any]], exog_names: Sequence[str], exog: np.ndarray,
+                       groups: np.ndarray, labels: pd.Index, cluster: str) -> list[dict[str, Any]]:
+    """Blank the SE, interval and p-value of the rows :func:`_one_cluster_terms` flags and say why in ``method``."""
+    flagged = {str(exog_names[k]): labels[g] for k, g in _one_cluster_terms(exog, groups).items()}
+    for row in rows:
+        if row["contrast"] in flagged:
+            row.update(se=np.nan, ci_low=np.nan, ci_high=np.nan, p_value=np.nan)
+            row["method"] += (f"; no robust SE: {row['contrast']} cannot be estimated without {cluster} "
+                              f"{flagged[row['contrast']]!r}, so fewer than two clusters inform it")
+    return rows
+
+
+def _groups_for(data: pd.DataFrame, model: Any, cluster: str) -> tuple[np.ndarray, pd.Index]:
+    """Cluster codes of the rows the model kept, and the cluster id of each code."""
     labels = model.data.row_labels
     ids = data.loc[labels, cluster] if labels is not None else data[cluster]
     if ids.isna().any():
         raise AnalysisInputError(
             f"cluster column {cluster!r} is missing at row {ids.index[ids.isna()][0]!r}; fill it or drop those rows"
         )
-    return pd.factorize(ids, sort=True)[0]
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes, pd.Index(uniques)
 
 
 def _prepare(data: pd.DataFrame, formula: str, clusters: Sequence[str | None]) -> pd.DataFrame:
@@ -115,7 +164,10 @@ def regress(
         Patsy-style formula, e.g. ``"distress_mean ~ C(condition) + C(model)"``.
     cluster
         Column of the independent unit; SEs are cluster-robust (``cov_type="cluster"``, CR1 small-sample
-        correction; t with ``G - 1`` degrees of freedom for the linear model). ``None``: model-based SEs.
+        correction; t with ``G - 1`` degrees of freedom for the linear model). ``None``: model-based SEs. A
+        coefficient that one cluster alone identifies (a level, or the reference level, seen in a single cluster;
+        the arm when there are two clusters) gets no SE, interval or p-value, and ``method`` names that cluster:
+        the sandwich leaves out that cluster's variance and would report an SE near 0.
     family
         ``"linear"`` (OLS), ``"logistic"`` (Logit), ``"poisson"`` or ``"negbin"`` (NB2, dispersion estimated;
         its ``alpha`` row is not reported).
@@ -144,7 +196,7 @@ def regress(
         raise AnalysisInputError(f"cannot build the model from formula {formula!r}: {err}") from err
     fit_kwargs: dict[str, Any] = {} if family == "linear" else {"disp": 0}
     if cluster is not None:
-        groups = _groups_for(data, model, cluster)
+        groups, group_labels = _groups_for(data, model, cluster)
         fit_kwargs.update(cov_type="cluster", cov_kwds={"groups": groups})
         if family == "linear":
             fit_kwargs["use_t"] = True
@@ -161,6 +213,8 @@ def regress(
     method = method.strip() + f" regression; {se_kind}" + (", exponentiated" if exponentiate else "") + where
     rows = _rows(outcome, fit.params, fit.bse, fit.pvalues, pd.DataFrame(ci), terms=terms, exponentiate=exponentiate,
                  n_clusters=n_clusters, n_obs=float(fit.nobs), method=method)
+    if cluster is not None:
+        rows = _without_robust_se(rows, model.exog_names, model.exog, groups, group_labels, cluster)
     return make_result(rows)
 
 
@@ -209,7 +263,11 @@ def gee(
     exponentiate: bool = False,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """Generalised estimating equations (statsmodels ``GEE``) with robust (sandwich) SEs clustered on ``group``."""
+    """Generalised estimating equations (statsmodels ``GEE``) with robust (sandwich) SEs clustered on ``group``.
+
+    As in :func:`regress`, a coefficient that cannot be estimated without one particular cluster (e.g. an arm
+    with a single user) keeps its estimate but gets NaN SE, interval and p-value, with the reason in ``method``.
+    """
     _check_formula(formula)
     require_columns(data, [group])
     confidence = check_confidence(confidence)
@@ -231,7 +289,8 @@ def gee(
     rows = _rows(str(model.endog_names), fit.params, fit.bse, fit.pvalues, pd.DataFrame(ci), terms=terms,
                  exponentiate=exponentiate, n_clusters=float(len(np.unique(model.groups))), n_obs=float(fit.nobs),
                  method=method)
-    return make_result(rows)
+    codes, labels = pd.factorize(np.asarray(model.groups), sort=True)
+    return make_result(_without_robust_se(rows, model.exog_names, model.exog, codes, pd.Index(labels), group))
 
 
 def _period_indicator(data: pd.DataFrame, period: str) -> pd.Series:
