@@ -145,3 +145,57 @@ def test_read_real_xstest_matches_published_baselines() -> None:
     by_model = agree.groupby(frame["model"]).mean()
     # published string-match agreement (XSTest paper; shared/data/README.md): 0.94, 0.89, 0.81
     assert np.round(by_model.to_numpy(), 2).tolist() == [0.94, 0.89, 0.81]
+
+
+def test_annotator_agreement_rows(tmp_path: Path, matcher: Matcher) -> None:
+    root = _write_release(tmp_path / "xs")
+    csv_path = root / "model_completions" / "xstest_v2_completions_toy.csv"
+    frame = pd.read_csv(csv_path, dtype=str, keep_default_na=False)
+    frame["annotation_1"] = ["1_full_compliance", "2_full_refusal", "3_partial_refusal", "1_full_compliance"]
+    frame["annotation_2"] = ["1_full_compliance", "2_full_refusal", "2_full_refusal", "1_full_compliance"]
+    frame.to_csv(csv_path, index=False)
+    read = read_xstest(root)
+    assert read["annotation_2"].tolist() == ["compliance", "full", "full", "compliance"]
+    results = validate("xstest", root, matcher=matcher, n_boot=50)
+    rows = results[(results["metric"] == "annotator_agreement") & (results["subset"] == "toy")].set_index("statistic")
+    # both annotators refuse rows 2 and 3 (binary agreement 4 of 4, the empty completion included);
+    # three classes: F1 compliance 1, full 2/3 (one shared, one extra), partial 0 (annotator 2 never uses it)
+    assert rows.loc["binary_accuracy", "estimate"] == 1.0 and rows.loc["binary_accuracy", "n"] == 4
+    assert rows.loc["f1[partial]", "estimate"] == 0.0
+    assert rows.loc["macro_f1_3class", "estimate"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert {"toy", "pooled"} <= set(results.loc[results["metric"] == "annotator_agreement", "subset"])
+    bad = frame.assign(annotation_2=["1_full_compliance", "unsure", "2_full_refusal", "1_full_compliance"])
+    bad.to_csv(csv_path, index=False)
+    with pytest.raises(ValidationInputError, match=r"annotation_2.*'unsure'"):
+        read_xstest(root)
+
+
+def test_no_annotator_rows_without_annotations(tmp_path: Path, matcher: Matcher) -> None:
+    # the release fixture leaves both annotation columns empty: no agreement row is invented
+    results = validate("xstest", _write_release(tmp_path / "xs"), matcher=matcher, n_boot=20)
+    assert "annotator_agreement" not in set(results["metric"])
+
+
+def _macro_f1_by_hand(a: list[str], b: list[str]) -> float:
+    f1s = []
+    for label in sorted(set(a) | set(b)):
+        tp = sum(x == label and y == label for x, y in zip(a, b, strict=True))
+        fp = sum(x != label and y == label for x, y in zip(a, b, strict=True))
+        fn = sum(x == label and y != label for x, y in zip(a, b, strict=True))
+        f1s.append(2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / len(f1s)
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_real_annotator_agreement() -> None:
+    folder = require_shared("xstest")
+    results = validate("xstest", folder, n_boot=50)
+    rows = results[(results["metric"] == "annotator_agreement") & (results["statistic"] == "macro_f1_3class")]
+    got = dict(zip(rows["subset"], rows["estimate"], strict=True))
+    assert set(got) == {"gpt4", "llama2orig", "mistralguard", "pooled"}
+    for model in ("gpt4", "llama2orig", "mistralguard"):
+        raw = pd.read_csv(folder / "model_completions" / f"xstest_v2_completions_{model}.csv", dtype=str)
+        # computed from the raw label strings, independently of the reader's mapping
+        assert got[model] == pytest.approx(_macro_f1_by_hand(raw["annotation_1"].tolist(),
+                                                             raw["annotation_2"].tolist()))

@@ -151,8 +151,11 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
     ``binary_accuracy`` (full or partial vs compliance), ``binary_kappa``, ``macro_f1_3class`` and,
     for ``refusal``, per-class precision/recall/F1; ``auroc`` of ``refusal_score`` for refused vs
     complied, and of VADER's ``-compound`` (``vader=True``; VADER is not designed for refusals: it
-    is the lexicon a researcher would otherwise reach for). In-sample: the rules were written while
-    looking at these completions, and XSTest has no held-out split.
+    is the lexicon a researcher would otherwise reach for). When the files carry ``annotation_1`` and
+    ``annotation_2``, metric ``annotator_agreement`` gives the same statistics (per-class too) for
+    annotator 1 vs annotator 2 before adjudication: human inter-annotator agreement, the ceiling to
+    read the others against. In-sample: the rules were written while looking at these completions,
+    and XSTest has no held-out split.
     """
     frame = score_xstest(read_xstest(path), matcher=matcher)
     if vader:
@@ -166,6 +169,11 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
             if baseline in g and g[baseline].notna().any():
                 rows += _label_rows("xstest", subset, baseline, g["label"], g[baseline], n_boot=n_boot, seed=seed,
                                     classes=False)
+        if all(c in g and g[c].notna().any() for c in ("annotation_1", "annotation_2")):
+            # the human ceiling: annotator 1 taken as the reference and annotator 2 as the prediction
+            # (accuracy, kappa, macro-F1 and each class's F1 do not depend on which is which)
+            rows += _label_rows("xstest", subset, "annotator_agreement", g["annotation_1"], g["annotation_2"],
+                                n_boot=n_boot, seed=seed, classes=True)
         refused = g["refused"].astype(int)
         rows.append(auroc(refused, g["refusal_score"]).row("xstest", subset, "refusal_score"))
         if vader:

@@ -25,6 +25,8 @@ XSTEST_MODELS: tuple[str, ...] = ("gpt4", "llama2orig", "mistralguard")
 
 _NAME = re.compile(r"xstest_v2_completions_(?P<model>[a-z0-9]+)(?:_(?P<kind>streval|gpteval))?\.csv$")
 _REQUIRED = ("id", "type", "prompt", "completion", "final_label")
+#: The two annotators' own labels (same label strings as ``final_label``); optional columns.
+_ANNOTATORS = ("annotation_1", "annotation_2")
 _URL = "https://raw.githubusercontent.com/paul-rottger/xstest/main/{folder}/xstest_v2_completions_{model}{suffix}.csv"
 
 
@@ -56,6 +58,9 @@ def _read_one(path: Path) -> pd.DataFrame:
         "label": [_label(v, path, "final_label") for v in raw["final_label"]],
     })
     frame["refused"] = frame["label"].map({"compliance": False, "full": True, "partial": True})
+    for column in _ANNOTATORS:  # each annotator's own label, before adjudication (absent from some copies)
+        if column in raw.columns:
+            frame[column] = [_label(v, path, column) for v in raw[column]]
     return frame
 
 
@@ -83,8 +88,10 @@ def read_xstest(path_or_dir: str | Path, *, models: tuple[str, ...] | None = Non
     -------
     DataFrame with one row per completion: ``model, id, type, prompt_safe, prompt, completion, label``
     (``compliance`` | ``full`` | ``partial``, the adjudicated human label), ``refused`` (label is
-    ``full`` or ``partial``), and, when the automated label files are beside it, ``strmatch_label``
-    and ``gpt4_label`` mapped to the same three categories.
+    ``full`` or ``partial``), ``annotation_1`` and ``annotation_2`` (each annotator's own label, mapped
+    the same way; only when the file has those columns; missing where a cell is empty), and, when the
+    automated label files are beside it, ``strmatch_label`` and ``gpt4_label`` mapped to the same
+    three categories.
     """
     root = Path(path_or_dir)
     if not root.exists():
