@@ -68,7 +68,10 @@ def discomfort_score(b: MessageBatch) -> np.ndarray:
         "continue', 'I find this distressing', 'I'd rather not'): 1 - exp(-n) for n counted spans, so one "
         "phrase gives 0.63 and two 0.86. Expressed, not inferred; NaN for empty text."),
     evidence=("distress_discomfort",),
-    validated_against="not yet validated against human labels (phrase-level unit tests only)",
+    validated_against=(
+        "no human-labelled counterpart yet (phrase-level unit tests): on GoEmotions dev (human Reddit comments, "
+        "not replies) no label names discomfort with a conversation, so only coverage is reported (2 of 5,426 "
+        "comments flagged); see docs/validation.md"),
 )
 def discomfort(b: MessageBatch) -> np.ndarray:
     return np.where(_empty(b), np.nan, discomfort_score(b))
@@ -89,7 +92,10 @@ def pleading(b: MessageBatch) -> np.ndarray:
     name="apology", version="1.0.0", family="distress", level="message", kind="count", range=(0.0, np.inf),
     definition="Number of apology phrases ('I'm sorry', 'I apologize', 'my apologies', 'my mistake'); NaN for empty text.",
     evidence=("distress_apology",),
-    validated_against="not yet validated against human labels (phrase-level unit tests only)",
+    validated_against=(
+        "checked on GoEmotions dev (human Reddit comments, not replies), remorse vs rest: AUROC 0.864 (DeLong "
+        "0.811-0.917, n = 5,426) vs VADER neg 0.756; an apology in 74% of remorse comments, 0.8% of others; not "
+        "tuned on it; see docs/validation.md"),
 )
 def apology(b: MessageBatch) -> np.ndarray:
     return np.where(_empty(b), np.nan, b.count("distress_apology").astype(float))
@@ -103,7 +109,9 @@ def apology(b: MessageBatch) -> np.ndarray:
         "can't') is not a report. Self-reports are shaped by context and training; this counts what is said. "
         "NaN for empty text."),
     evidence=STATE_CATEGORIES,
-    validated_against="not yet validated against human labels (phrase-level unit tests only)",
+    validated_against=(
+        "coverage on GoEmotions dev (human Reddit comments, not replies): a report in 1.1% of comments (1.2% of "
+        "the negative group, 1.6% of the positive); no label of first-person reports; see docs/validation.md"),
 )
 def state_report(b: MessageBatch) -> np.ndarray:
     return np.where(_empty(b), np.nan, b.count(*STATE_CATEGORIES).astype(float))
@@ -114,7 +122,10 @@ def state_report(b: MessageBatch) -> np.ndarray:
     definition=("Valence of the first-person state reports: (positive - negative) / all reports, -1 to 1; "
                 "neutral reports ('I'm fine') pull towards 0. NaN when the message has no state report."),
     evidence=STATE_CATEGORIES, direction="higher = more positive",
-    validated_against="not yet validated against human labels (phrase-level unit tests only)",
+    validated_against=(
+        "checked on GoEmotions dev (human Reddit comments, not replies) with a state report, positive vs "
+        "negative group: AUROC 0.998 (DeLong 0.993-1.000, n = 39, only 9 negative) vs VADER compound 0.807; not "
+        "tuned on it; see docs/validation.md"),
 )
 def state_valence(b: MessageBatch) -> np.ndarray:
     neg = b.count("distress_state_negative").astype(float)

@@ -15,6 +15,7 @@ from welfare.validation._bailbench import (
     validate_bailbench,
 )
 from welfare.validation._convabuse import read_convabuse, validate_convabuse
+from welfare.validation._distress import DISTRESS_GROUPS, distress_items, validate_distress
 from welfare.validation._goemotions import read_goemotions, validate_goemotions
 from welfare.validation._plots import plot_calibration, plot_confusion
 from welfare.validation._report import (
@@ -55,6 +56,7 @@ from welfare.validation._xstest import XSTEST_LABELS, XSTEST_MODELS, download_xs
 __all__ = [
     "BAILBENCH_FILES",
     "BAILBENCH_HARM_MAP",
+    "DISTRESS_GROUPS",
     "HOSTILE_EMOTIONS",
     "RESULT_COLUMNS",
     "XSTEST_LABELS",
@@ -69,6 +71,7 @@ __all__ = [
     "cohens_kappa",
     "confusion_matrix",
     "convabuse_transfer_items",
+    "distress_items",
     "download_xstest",
     "goemotions_transfer_items",
     "hh_final_turns",
@@ -89,6 +92,7 @@ __all__ = [
     "validate",
     "validate_bailbench",
     "validate_convabuse",
+    "validate_distress",
     "validate_goemotions",
     "validate_hh_rlhf",
     "validate_transfer",
