@@ -14,12 +14,13 @@ Detection: a CSV/TSV header or Parquet schema with a ``prompt`` column and exact
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from welfare.io._base import FormatSpec, RecordError, logical_name, open_binary, register_format
-from welfare.io._common import Record, json_safe, stem
+from welfare.io._common import Record, json_safe, open_text_out, stem
 from welfare.io.wildchat import iter_parquet_rows
 from welfare.transcript import Message, Transcript, TranscriptError
 
@@ -27,6 +28,8 @@ __all__ = ["read_table", "write_table"]
 
 _RESPONSE_NAMES = ("response", "completion")
 CHUNK_ROWS = 4096
+#: Rows per Parquet row group written; the writer holds one row group of rows at a time.
+ROW_GROUP_ROWS = 1024
 
 
 def _delimiter(path: str, header: str) -> str:
@@ -192,40 +195,128 @@ def _resolve(columns: list[str], prompt: str | None, response: str | None, id: s
     return prompt, response, id, system, meta_cols
 
 
+def _table_rows(transcripts: Iterable[Transcript]) -> Iterator[dict[str, Any]]:
+    """``{id, system, prompt, response, metadata...}`` for each branch; metadata values kept when scalar."""
+    for t in transcripts:
+        branches = t.branches()
+        for b in branches:
+            msgs = list(b.messages)
+            system = msgs.pop(0).text if msgs and msgs[0].role == "system" else None
+            if [m.role for m in msgs] != ["user", "assistant"]:
+                raise ValueError(f"conversation {t.id!r} is not one prompt and one response "
+                                 f"(roles {[m.role for m in b.messages]}); write a multi-turn format instead")
+            bid = t.id if len(branches) == 1 else f"{t.id}@{b.branch_id}"
+            row: dict[str, Any] = {"id": bid, "system": system, "prompt": msgs[0].text, "response": msgs[1].text}
+            for k, v in t.metadata.items():
+                if k != "source_format":
+                    if isinstance(v, float) and v != v:
+                        v = None  # NaN is a missing value, as in a data frame
+                    row.setdefault(k, v if isinstance(v, str | int | float | bool) or v is None else str(v))
+            yield row
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "true/false"
+    return "integer" if isinstance(value, int) else "number"
+
+
+def _arrow_type(column: str, kinds: set[str]) -> Any:
+    import pyarrow as pa
+
+    if not kinds:
+        return pa.null()
+    if kinds <= {"integer", "number"}:
+        return pa.int64() if kinds == {"integer"} else pa.float64()
+    if len(kinds) == 1:
+        return pa.large_string() if kinds == {"text"} else pa.bool_()
+    raise ValueError(f"column {column!r} holds values of more than one type ({', '.join(sorted(kinds))}); a Parquet "
+                     "column has one type: make the metadata values one type, or write CSV/TSV")
+
+
+def _csv_cell(value: Any) -> str:
+    """A cell as a data frame writes it: missing → empty, ``True``/``False``, shortest float repr."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    return float.__repr__(value)
+
+
+_OTHER_COMPRESSION = (".bz2", ".xz", ".zip", ".zst", ".tar")
+
+
 def write_table(transcripts: Iterable[Transcript], out: str | os.PathLike[str]) -> int:
     """Write ``id, [system,] prompt, response`` plus metadata columns as CSV, TSV or Parquet (by extension).
 
     Every branch must be one user prompt and one assistant response (after an optional system
-    message); anything else raises ``ValueError``. The table is built in memory.
-    """
-    rows: list[dict[str, Any]] = []
-    any_system = False
-    for t in transcripts:
-        for b in t.branches():
-            msgs = list(b.messages)
-            system = msgs.pop(0).text if msgs and msgs[0].role == "system" else None
-            any_system = any_system or system is not None
-            if [m.role for m in msgs] != ["user", "assistant"]:
-                raise ValueError(f"conversation {t.id!r} is not one prompt and one response "
-                                 f"(roles {[m.role for m in b.messages]}); write a multi-turn format instead")
-            bid = t.id if len(t.branches()) == 1 else f"{t.id}@{b.branch_id}"
-            row: dict[str, Any] = {"id": bid, "system": system, "prompt": msgs[0].text, "response": msgs[1].text}
-            for k, v in t.metadata.items():
-                if k != "source_format":
-                    row.setdefault(k, v if isinstance(v, str | int | float | bool) or v is None else str(v))
-            rows.append(row)
-    import pandas as pd
+    message); anything else raises ``ValueError`` (and nothing is written). Metadata keys become
+    columns in order of first appearance; a row without a key has an empty cell (null in Parquet);
+    ``system`` is a column only when some conversation has a system message. Values other than
+    text, numbers, true/false and null are written as their ``str()``.
 
-    frame = pd.DataFrame(rows)
-    if not any_system and "system" in frame:
-        frame = frame.drop(columns="system")
+    Streams: rows go to a temporary file while the columns are collected (the header needs all of
+    them), then are written one row at a time (CSV/TSV, ``.gz`` compresses) or in row groups of
+    :data:`ROW_GROUP_ROWS` rows (Parquet, one type per column: text as ``large_string``, whole
+    numbers as ``int64``, numbers with a fraction as ``double``), so memory does not grow with the
+    number of conversations.
+    """
+    import pickle
+    import tempfile
+
     spath = os.fspath(out)
     name = logical_name(spath)
-    if name.endswith(".parquet"):
-        frame.to_parquet(spath, index=False, row_group_size=1024)  # readers hold one row group
-    else:
-        frame.to_csv(spath, index=False, sep="\t" if name.endswith((".tsv", ".tab")) else ",")
-    return len(rows)
+    if name.endswith(_OTHER_COMPRESSION):
+        raise ValueError(f"cannot write {spath}: the table writer compresses only with gzip; "
+                         "name the file .csv, .tsv, .csv.gz, .tsv.gz or .parquet")
+    columns: dict[str, set[str]] = {"id": {"text"}, "system": {"text"}, "prompt": {"text"}, "response": {"text"}}
+    any_system = False
+    n = 0
+    with tempfile.TemporaryFile(prefix="welfare-table-") as spill:
+        for row in _table_rows(transcripts):
+            any_system = any_system or row["system"] is not None
+            for key, value in row.items():
+                kinds = columns.setdefault(key, set())
+                if value is not None:
+                    kinds.add(_kind(value))
+            pickle.dump(list(row.items()), spill, protocol=pickle.HIGHEST_PROTOCOL)
+            n += 1
+        if not any_system:
+            del columns["system"]
+        spill.seek(0)
+        rows = (dict(pickle.load(spill)) for _ in range(n))
+        if name.endswith(".parquet"):
+            _write_parquet(rows, spath, columns)
+        else:
+            with open_text_out(spath) as fh:
+                writer = csv.writer(fh, delimiter="\t" if name.endswith((".tsv", ".tab")) else ",",
+                                    lineterminator="\n")
+                writer.writerow(columns)
+                writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
+    return n
+
+
+def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str, set[str]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, _arrow_type(c, kinds)) for c, kinds in columns.items()])
+    try:
+        with pq.ParquetWriter(path, schema) as writer:
+            while group := list(itertools.islice(rows, ROW_GROUP_ROWS)):
+                arrays = [pa.array([row.get(c) for row in group], type=field.type)
+                          for c, field in zip(columns, schema, strict=True)]
+                writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
+        os.remove(path)  # a partial file would read as a shorter table
+        raise ValueError(f"cannot write {path} as Parquet: {err} (e.g. a whole number beyond 64 bits); "
+                         "write CSV/TSV instead") from err
 
 
 def _sniff(head: bytes, name: str) -> bool:
