@@ -132,7 +132,9 @@ def test_event_study_expression_anchor_per_arm() -> None:
         seen = rows[rows.n_obs > 0]
         assert seen.estimate.to_numpy() == pytest.approx(offset + seen.index.to_numpy())
         assert rows.loc[rows.n_obs == 0, "estimate"].isna().all()
-        assert (seen.ci_low <= seen.estimate + 1e-9).all() and (seen.estimate <= seen.ci_high + 1e-9).all()
+        banded = seen[seen.n_clusters >= 2]
+        assert (banded.ci_low <= banded.estimate + 1e-9).all() and (banded.estimate <= banded.ci_high + 1e-9).all()
+        assert seen.loc[seen.n_clusters == 1, "ci_low"].isna().all()  # one branch at the turn: no band
     for arm in ("b", "c"):
         diff = res[res.arm == f"{arm} - a"].set_index("turn")
         both = [t for t in diff.index if counts.get((arm, t), 0) and counts.get(("a", t), 0)]
@@ -202,3 +204,55 @@ def test_after_ending_summarises_follow_ups_and_recurrence() -> None:
     quiet = conversations().assign(ended_by="none")
     empty = after_ending(quiet, n_boot=20)
     assert empty.estimate.isna().all()
+
+
+def sparse_late_turns() -> pd.DataFrame:
+    """20 branches per arm, every one reaching turns 0 and 1; 3 tool and 6 baseline branches reach turn 2, and
+    one baseline branch alone reaches turn 3. Distress has a level per branch, so rows of a branch correlate."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in range(40):
+        arm = "tool" if c % 2 else "baseline"
+        rank = c // 2  # 0..19 within the arm
+        last = 3 if (arm, rank) == ("baseline", 0) else (2 if rank < (3 if arm == "tool" else 6) else 1)
+        level = rng.normal()
+        for t in range(last + 1):
+            rows.append({"conversation_id": f"c{c:02d}", "branch_id": "0", "message_index": t, "role": "assistant",
+                         "condition": arm, "start": t == 0, "distress": level + 0.3 * rng.normal()})
+    return pd.DataFrame(rows)
+
+
+def test_event_study_bands_are_expanded_for_the_clusters_seen_at_each_turn() -> None:
+    from welfare.analysis._bootstrap import bootstrap_counts, expanded_alpha, percentile_summary
+
+    msgs = sparse_late_turns()
+    res = event_study(msgs, "distress", "start", window=3, arm="condition", cluster="conversation_id",
+                      n_boot=300, seed=4)
+    # the same draws by hand: clusters in sorted id order, resampled within arm (baseline = stratum 0)
+    ids = sorted(msgs.conversation_id.unique())
+    arm_of = msgs.groupby("conversation_id").condition.first()
+    strata = np.array([int(arm_of[i] == "tool") for i in ids])
+    counts = np.concatenate(list(bootstrap_counts(strata, 300, 4)))
+
+    def draws(arm: str, turn: int) -> np.ndarray:
+        at = msgs[(msgs.condition == arm) & (msgs.message_index == turn)].set_index("conversation_id").distress
+        y = at.reindex(ids).fillna(0).to_numpy()
+        n = at.reindex(ids).notna().to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            return counts @ y / (counts @ n)
+
+    for arm, turn, g in [("tool", 2, 3), ("baseline", 2, 6), ("tool", 0, 20)]:
+        row = res[(res.arm == arm) & (res.turn == turn)].iloc[0]
+        assert row.n_clusters == g
+        d = draws(arm, turn)
+        d = d[np.isfinite(d)]
+        alpha = expanded_alpha(0.05, g)  # not expanded_alpha(0.05, 40): the turn has g clusters, not 40
+        assert (row.ci_low, row.ci_high) == pytest.approx(tuple(np.quantile(d, [alpha / 2, 1 - alpha / 2])))
+    diff = res[(res.arm == "tool - baseline") & (res.turn == 2)].iloc[0]
+    assert diff.n_clusters == 9
+    expected = percentile_summary(diff.estimate, draws("tool", 2) - draws("baseline", 2), 0.95, 9)
+    assert (diff.se, diff.ci_low, diff.ci_high, diff.p_value) == pytest.approx(expected)
+    # turn 3: one baseline branch, so no band for the baseline mean and no test of the difference
+    lone = res[(res.arm == "baseline") & (res.turn == 3)].iloc[0]
+    assert np.isfinite(lone.estimate) and lone.n_clusters == 1
+    assert np.isnan(lone.ci_low) and np.isnan(lone.ci_high) and "one cluster at this turn" in lone.method

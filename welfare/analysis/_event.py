@@ -133,8 +133,11 @@ def event_study(
 
     See :func:`align_to_anchor` for the anchor and turn conventions. Bands are cluster-bootstrap expanded percentile
     intervals (``cluster`` column, default each branch), all turns from the same draws; clusters are resampled
-    within arm when each sits in one arm. With ``arm``, rows for the treatment - control difference per turn
-    follow the per-arm rows (with bootstrap p-values).
+    within arm when each sits in one arm. Each band is expanded for the clusters that have data at that turn (in
+    that arm; in either arm for a difference), its ``n_clusters``, not for all clusters: late turns rest on the
+    few branches that last that long. A turn with one cluster (in an arm of a difference) gets no band. With
+    ``arm``, rows for the treatment - control difference per turn follow the per-arm rows (with bootstrap
+    p-values).
 
     Later turns are seen only in branches that lasted that long, so the mix of branches changes along the
     trajectory (``n_obs`` per turn shows it); an ending tool that shortens distressing branches changes that mix.
@@ -194,7 +197,7 @@ def event_study(
             for lv in levels:
                 draws[lv].append(block @ sums[lv] / (block @ counts[lv]))
     stacked = {lv: np.concatenate(draws[lv]) for lv in levels}
-    alpha = expanded_alpha(1 - confidence, n_cl)
+    seen = {lv: (counts[lv] > 0).sum(axis=0) for lv in levels}  # clusters with data, per turn
     rows = []
     with np.errstate(invalid="ignore", divide="ignore"):
         estimates = {lv: sums[lv].sum(axis=0) / counts[lv].sum(axis=0) for lv in levels}
@@ -202,10 +205,13 @@ def event_study(
         for j, t in enumerate(turns):
             d = stacked[lv][:, j]
             d = d[np.isfinite(d)]
+            g = int(seen[lv][j])
             row = {"outcome": metric, "contrast": "mean", "arm": str(lv), "turn": int(t),
-                   "estimate": estimates[lv][j], "n_obs": counts[lv][:, j].sum(),
-                   "n_clusters": int((counts[lv][:, j] > 0).sum()), "method": method}
-            if d.size >= 2 and np.isfinite(estimates[lv][j]):
+                   "estimate": estimates[lv][j], "n_obs": counts[lv][:, j].sum(), "n_clusters": g, "method": method}
+            if g == 1:  # every draw that has the turn repeats the one cluster: a band of width 0
+                row["method"] = method + "; no band: one cluster at this turn"
+            elif d.size >= 2 and np.isfinite(estimates[lv][j]):
+                alpha = expanded_alpha(1 - confidence, g)
                 row.update(se=np.std(d, ddof=1), ci_low=np.quantile(d, alpha / 2), ci_high=np.quantile(d, 1 - alpha / 2))
             rows.append(row)
     if arm is not None:
@@ -213,11 +219,15 @@ def event_study(
             label = f"{lv} - {control}"
             for j, t in enumerate(turns):
                 est = estimates[lv][j] - estimates[control][j]
-                se, low, high, p = percentile_summary(est, stacked[lv][:, j] - stacked[control][:, j], confidence,
-                                                      n_cl)
-                rows.append({"outcome": metric, "contrast": label, "arm": label, "turn": int(t), "estimate": est,
-                             "se": se, "ci_low": low, "ci_high": high, "p_value": p,
-                             "n_obs": counts[lv][:, j].sum() + counts[control][:, j].sum(),
-                             "n_clusters": int(((counts[lv][:, j] + counts[control][:, j]) > 0).sum()),
-                             "method": method.replace("mean per turn", "difference in means per turn")})
+                g = int(((counts[lv][:, j] + counts[control][:, j]) > 0).sum())
+                row = {"outcome": metric, "contrast": label, "arm": label, "turn": int(t), "estimate": est,
+                       "n_obs": counts[lv][:, j].sum() + counts[control][:, j].sum(), "n_clusters": g,
+                       "method": method.replace("mean per turn", "difference in means per turn")}
+                short = [str(a) for a in (lv, control) if seen[a][j] == 1]
+                if short and np.isfinite(est):
+                    row["method"] += f"; no interval or test: one cluster at this turn in {' and '.join(short)}"
+                else:
+                    se, low, high, p = percentile_summary(est, stacked[lv][:, j] - stacked[control][:, j], confidence, g)
+                    row.update(se=se, ci_low=low, ci_high=high, p_value=p)
+                rows.append(row)
     return make_result(rows, EVENT_COLUMNS)
