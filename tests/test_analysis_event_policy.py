@@ -256,3 +256,25 @@ def test_event_study_bands_are_expanded_for_the_clusters_seen_at_each_turn() -> 
     lone = res[(res.arm == "baseline") & (res.turn == 3)].iloc[0]
     assert np.isfinite(lone.estimate) and lone.n_clusters == 1
     assert np.isnan(lone.ci_low) and np.isnan(lone.ci_high) and "one cluster at this turn" in lone.method
+
+
+def test_ended_again_counts_follow_ups_without_an_outcome() -> None:
+    # Three new chats after an ending: c2 (ended again), c7 (not ended; no distress value, e.g. no reply yet) and
+    # c9 (ended again, no distress value). All three are follow-ups: the share is 2 of 3, not 1 of 1.
+    convs = conversations()
+    convs.loc[len(convs)] = ["c7", "0", True, "u2", "m", "tool", "2026-01-02T10:00:00Z", "none", "not_ended", np.nan]
+    convs.loc[len(convs)] = ["c8", "0", True, "u4", "m", "tool", "2026-01-01T10:00:00Z", "assistant", "premature", 0.7]
+    convs.loc[len(convs)] = ["c9", "0", True, "u4", "m", "tool", "2026-01-02T10:00:00Z", "assistant", "premature",
+                             np.nan]
+    res = after_ending(convs, n_boot=50)
+    again = res[res.outcome == "ended_again"].set_index("contrast")
+    low, high = proportion_confint(2, 3, method="wilson")
+    assert (again.loc["new_chat", "count"], again.loc["new_chat", "n_obs"]) == (2, 3)
+    assert again.loc["new_chat", "estimate"] == pytest.approx(2 / 3)
+    assert (again.loc["new_chat", "ci_low"], again.loc["new_chat", "ci_high"]) == pytest.approx((low, high))
+    links = follow_ups(convs)
+    for kind in ("new_chat", "branch"):  # ended again + not ended again = every follow-up of the kind
+        assert again.loc[kind, "n_obs"] == (links.follow_up_kind == kind).sum()
+    # the distress comparison still needs both values: only c1 -> c2 is a complete pair
+    diff = res[res.contrast == "new_chat - ended"].iloc[0]
+    assert diff.estimate == pytest.approx(0.6 - 0.8) and diff.n_obs == 2

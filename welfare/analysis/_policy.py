@@ -154,8 +154,11 @@ def after_ending(
 
     Rows, in order: the share of ended branches followed by a new chat, by another branch, by neither (Wilson
     intervals; ``outcome`` = ``"follow_up"``); for each follow-up kind, the mean difference follow-up minus ended
-    branch in ``outcome`` (cluster bootstrap over users; ``contrast`` = ``"<kind> - ended"``) and the share of
-    follow-ups the assistant ended again (``outcome`` = ``"ended_again"``). See :func:`follow_ups` for how
+    branch in ``outcome`` (cluster bootstrap over users; ``contrast`` = ``"<kind> - ended"``; pairs with the
+    outcome missing on either side are left out) and the share of follow-ups the assistant ended again
+    (``outcome`` = ``"ended_again"``). That share counts every follow-up of the kind, with or without an
+    ``outcome`` value: ``count`` are the ones the assistant ended (``ended_by == "assistant"``), ``n_obs`` all of
+    them, and any other ending (user, system, none) counts as not ended again. See :func:`follow_ups` for how
     follow-ups are found. No ended branch: every estimate is NaN.
 
     Returns
@@ -193,8 +196,10 @@ def after_ending(
                                                       "n_obs")})
             row["method"] = str(res.iloc[0]["method"])
         rows.append(row)
-        again = _wilson_row("ended_again", kind, sub["follow_up_ended"].dropna() if len(sub) else
-                            pd.Series(dtype=float), confidence, contrast=kind)
+        # every follow-up of this kind counts, whether or not it has an outcome value: one the assistant did not
+        # end is a 0 (follow_ups gives follow_up_ended as 0/1 for every follow-up it found)
+        again = _wilson_row("ended_again", kind, links.loc[links["follow_up_kind"] == kind, "follow_up_ended"],
+                            confidence, contrast=kind)
         again["method"] = f"share of {kind} follow-ups the assistant ended again; Wilson score interval"
         rows.append(again)
     return make_result(rows, ("group", "count"))
