@@ -485,9 +485,10 @@ def test_anthropic_tool_turns_are_written_back_as_they_were_read(tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps(line) + "\n")
     (t,) = load_all(path, format="anthropic")
-    assert [m.role for m in t.messages] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+    assert [m.role for m in t.messages] == ["user", "assistant", "tool", "assistant", "tool", "user", "assistant"]
     assert t.messages[2].content == results and t.messages[2].text == "sunny\n\ntimeout"
-    assert t.messages[4].role == "user"  # words of the user beside a tool result: still the user's turn
+    # words of the user beside a tool result: the result is a tool message, the words the user's turn
+    assert (t.messages[4].text, t.messages[4].tool_call_id, t.messages[5].text) == ("42", "c", "Thanks, now add 1.")
     wio.write([t], tmp_path / "out.jsonl", format="anthropic")
     assert json.loads((tmp_path / "out.jsonl").read_text())["messages"] == line["messages"]
 

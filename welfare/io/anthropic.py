@@ -12,7 +12,9 @@ The top-level ``system`` (a string or a list of text blocks) becomes a leading s
 Message ``content`` is a string or a list of blocks; every block is kept as it is (``text``,
 ``tool_use``, ``tool_result``, ``thinking``, ``redacted_thinking``, images, documents, ...).
 A user turn made only of ``tool_result`` blocks becomes a ``tool`` message (tool output is not
-the user speaking); a user turn that mixes text and results stays a user turn. A batch result
+the user speaking); a user turn that mixes results with the user's own blocks is split, in block
+order, into a ``tool`` message per run of results and a ``user`` message per run of other blocks
+(the writer joins them back into one turn). A batch result
 that is ``errored``/``expired``/``canceled`` and holds no request is rejected naming its type and error.
 A response is appended as an assistant message; its ``stop_reason`` (including ``refusal``),
 ``stop_sequence``, ``id`` and ``usage`` go to that message's metadata. A top-level ``stop_reason``
@@ -22,6 +24,7 @@ welfare metadata the writer stored are merged into the conversation metadata.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -87,7 +90,24 @@ def _tool_turn(blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> Messag
     return Message(role="tool", content=blocks, metadata=metadata)
 
 
-def _message(data: Any, field: str) -> Message:
+def _split_turn(blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> list[Message]:
+    """A user turn that mixes ``tool_result`` blocks with the user's own blocks, as consecutive messages.
+
+    Each run of ``tool_result`` blocks becomes a ``tool`` message (as a turn of results alone would) and
+    each run of other blocks (``text``, images, ...) a ``user`` message, in block order (the API puts the
+    results first). The first message keeps the turn's other fields (``metadata``); the later ones are
+    marked ``metadata["anthropic"]["continues_turn"]`` so the writer joins them back into one turn.
+    """
+    out: list[Message] = []
+    for is_result, run in itertools.groupby(blocks, key=lambda b: b["type"] == "tool_result"):
+        group = list(run)
+        meta: dict[str, Any] = metadata if not out else {"anthropic": {"continues_turn": True}}
+        out.append(_tool_turn(group, meta) if is_result else Message(role="user", content=group, metadata=meta))
+    return out
+
+
+def _message(data: Any, field: str) -> list[Message]:
+    """The API message as the data model's messages: one, or several for a user turn that mixes in tool results."""
     m = as_dict(data, field, optional=False)
     role = m.get("role")
     if role not in ("user", "assistant"):
@@ -96,10 +116,11 @@ def _message(data: Any, field: str) -> Message:
     extra = {k: v for k, v in m.items() if k not in ("role", "content")}
     content = _content(m.get("content"), f"{field}.content")
     metadata: dict[str, Any] = {"anthropic": {"extra": extra}} if extra else {}
-    if role == "user" and isinstance(content, list) and content and all(
-            b["type"] == "tool_result" for b in content):  # tool output, not the user speaking
-        return _tool_turn(content, metadata)
-    return Message(role=role, content=content, metadata=metadata)
+    if role == "user" and isinstance(content, list) and any(b["type"] == "tool_result" for b in content):
+        if all(b["type"] == "tool_result" for b in content):  # tool output, not the user speaking
+            return [_tool_turn(content, metadata)]
+        return _split_turn(content, metadata)  # the user's words beside tool output: each as what it is
+    return [Message(role=role, content=content, metadata=metadata)]
 
 
 def _reply(resp: dict[str, Any], field: str) -> Message:
@@ -144,7 +165,7 @@ def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     raw = request.get("messages")
     if raw is not None or (request is obj and "result" not in obj):
         for i, m in enumerate(as_list(raw, f"{prefix}messages", optional=False)):
-            messages.append(_message(m, f"{prefix}messages[{i}]"))
+            messages.extend(_message(m, f"{prefix}messages[{i}]"))
     metadata: dict[str, Any] = {}
     for meta in (request.get("metadata"), obj.get("metadata") if request is not obj else None):
         if isinstance(meta, dict):
@@ -218,6 +239,21 @@ def _to_api(m: Message) -> dict[str, Any]:
     return out
 
 
+def _api_messages(body: list[Message]) -> list[dict[str, Any]]:
+    """API messages for ``body``; a message marked ``continues_turn`` (a split turn) joins the user turn before it."""
+    out: list[dict[str, Any]] = []
+    for m in body:
+        api = _to_api(m)
+        prev = out[-1] if out else None
+        if (sub_dict(m.metadata, "anthropic").get("continues_turn") is True and prev is not None
+                and prev["role"] == api["role"] == "user"
+                and isinstance(prev["content"], list) and isinstance(api["content"], list)):
+            prev["content"] = [*prev["content"], *api["content"]]
+        else:
+            out.append(api)
+    return out
+
+
 def write_anthropic(transcripts: Iterable[Transcript], out: str | os.PathLike[str], *, branches: str = "all") -> int:
     """Write one ``{"custom_id", "model"?, "system"?, "messages", "metadata"?, "response"?}`` line per conversation.
 
@@ -262,7 +298,7 @@ def write_anthropic(transcripts: Iterable[Transcript], out: str | os.PathLike[st
                     if isinstance(model, str):
                         response["model"] = model
                     body = body[:-1]
-                line["messages"] = [_to_api(m) for m in body]
+                line["messages"] = _api_messages(body)
                 params = meta.get("request_params")
                 if isinstance(params, dict):
                     for key, value in params.items():
