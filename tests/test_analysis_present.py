@@ -175,6 +175,28 @@ def test_forest_facets_by_declared_scale_group() -> None:
     plt.close(axes[0].figure)
 
 
+def test_forest_facet_titles_tell_a_group_from_an_outcome_of_the_same_name() -> None:
+    # Group "mean apparent distress" holds burden and streak; distress_mean, left on its own, has that label too.
+    effects = _effects_on_three_scales()
+    facet = {"distress_burden": "mean apparent distress", "longest_refusal_streak": "mean apparent distress"}
+    axes = forest_plot(effects, facet=facet)
+    titles = [a.get_title().replace("\n", " ") for a in axes]
+    assert titles == ["mean apparent distress (group)", "mean apparent distress (distress_mean)"]
+    assert axes[0].get_legend() is not None and axes[1].get_legend() is None  # the group is the first panel
+    plt.close(axes[0].figure)
+    # an outcome whose name is its own label, and a group of that name
+    plain = effects.assign(outcome=effects["outcome"].replace({"distress_mean": "hostility"}))
+    axes = forest_plot(plain, facet={"distress_burden": "hostility", "longest_refusal_streak": "hostility"})
+    assert [a.get_title() for a in axes] == ["hostility (group)", "hostility (outcome)"]
+    plt.close(axes[0].figure)
+    # two outcomes with one label: the column names tell them apart; other panels keep their plain titles
+    twins = effects.assign(outcome=effects["outcome"].replace({"distress_burden": "mean apparent distress"}))
+    axes = forest_plot(twins, facet="outcome")
+    assert [a.get_title().replace("\n", " ") for a in axes] == [
+        "mean apparent distress (outcome)", "mean apparent distress (distress_mean)", "longest refusal streak"]
+    plt.close(axes[0].figure)
+
+
 def test_forest_single_panel_drops_missing_rows_with_a_note() -> None:
     effects = _effects_on_three_scales()
     shown = effects[effects["estimate"].notna()]

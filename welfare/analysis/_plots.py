@@ -204,8 +204,10 @@ def forest_plot(
     columns other than ``outcome``, e.g. the contrast). ``facet="outcome"`` gives one panel per outcome;
     a mapping ``{outcome: group title}`` puts the outcomes of one declared scale group in one panel (offset
     within each row, one Okabe–Ito colour and marker per outcome, with a legend); outcomes it does not name get
-    a panel of their own. Panels run left to right in frame order, ``ncols`` per row (all in one row by default),
-    on ``fig`` (a Figure or SubFigure; a new Figure when ``None``; ``ax`` must then be ``None``). Returns a 1-D
+    a panel of their own. Panel titles are the group titles and outcome labels; where a group title is also an
+    outcome panel's title (or two outcomes share a label), those panels add ``(group)`` or the outcome's column
+    name, so no two panels carry the same title. Panels run left to right in frame order, ``ncols`` per row (all
+    in one row by default), on ``fig`` (a Figure or SubFigure; a new Figure when ``None``; ``ax`` must then be ``None``). Returns a 1-D
     array of the panels' Axes in that order; the figure is ``axes[0].figure``, the note under the panels is in
     its ``texts`` (saved in full with ``bbox_inches="tight"``, the welfare style's default).
     """
@@ -239,6 +241,23 @@ def _forest_panel(results: pd.DataFrame, ax: Axes | None, *, label: Sequence[str
                     xycoords=(ax.figure.transSubfigure, ax.xaxis.label), xytext=(0, -3), textcoords="offset points",
                     ha="left", va="top", fontsize="small")
     return ax
+
+
+def _panel_titles(panels: Sequence[tuple[bool, str]]) -> list[str]:
+    """One title per facet panel, no two alike: a group's title, or an outcome's label. Where a group is titled
+    like an outcome's label (or two outcomes share a label), those panels say which they are: ``(group)``, or the
+    outcome's column name (``(outcome)`` when that is the label itself); a title still shared gets a number."""
+    base = [title if is_group else _label(title) for is_group, title in panels]
+    shared = {t for t in base if base.count(t) > 1}
+    titles = [t if t not in shared else f"{t} (group)" if is_group else f"{t} ({name if name != t else 'outcome'})"
+              for t, (is_group, name) in zip(base, panels, strict=True)]
+    repeated = {t for t in titles if titles.count(t) > 1}
+    seen: dict[str, int] = {}
+    for k, t in enumerate(titles):
+        if t in repeated:
+            seen[t] = seen.get(t, 0) + 1
+            titles[k] = f"{t} [{seen[t]}]"
+    return titles
 
 
 def _forest_facets(results: pd.DataFrame, fig: Figure | SubFigure | None, *, label: Sequence[str],
@@ -295,7 +314,8 @@ def _forest_facets(results: pd.DataFrame, fig: Figure | SubFigure | None, *, lab
     for extra in flat[n:]:
         extra.remove()
     axes = flat[:n]
-    for ax, ((is_group, title), members) in zip(axes, panels.items(), strict=True):
+    titles = _panel_titles(list(panels))
+    for ax, title, members in zip(axes, titles, panels.values(), strict=True):
         # The first outcome of a group on top, like the rows.
         offsets = np.linspace(0.18, -0.18, len(members)) if len(members) > 1 else np.zeros(1)
         for k, outcome in enumerate(members):
@@ -311,7 +331,7 @@ def _forest_facets(results: pd.DataFrame, fig: Figure | SubFigure | None, *, lab
             ax.set_xscale("log")
         else:
             ax.locator_params(axis="x", nbins=3)  # few ticks: panels are narrow
-        ax.set_title(textwrap.fill(title if is_group else _label(title), width=title_chars))
+        ax.set_title(textwrap.fill(title, width=title_chars))
         if len(members) > 1:
             # Under the tick labels, so the legend never covers a point.
             below = ax.transAxes + ScaledTranslation(0, -16 / 72, ax.figure.dpi_scale_trans)
