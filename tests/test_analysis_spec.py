@@ -132,6 +132,21 @@ def test_model_methods_give_one_arm_row_per_outcome(method: str) -> None:
     assert list(eff.contrast) == ["end_tool - no_end_tool"] * 2
     plain = compare_arms(convs, "distress_mean", "condition", treatment="end_tool", cluster="user_id", method="ols")
     assert eff.estimate.iloc[0] == pytest.approx(plain.estimate.iloc[0], abs=0.05)
+    if method != "ols":  # the models run on renamed columns; method names the spec's cluster column
+        assert eff.method.str.contains("user_id").all() and not eff.method.str.contains(r"\bcluster\b").any()
+
+
+@pytest.mark.filterwarnings("ignore:The MLE may be on the boundary")
+@pytest.mark.filterwarnings("ignore:.*sandwich")
+def test_gee_spec_names_the_arm_and_cluster_that_leave_no_robust_se() -> None:
+    convs, _ = score_tables(1)
+    lone = convs.condition == "end_tool"
+    convs = convs.assign(user_id=convs.user_id.where(~lone, "solo"))  # the whole treated arm is one user
+    out = run_spec({**FULL_SPEC, "method": "gee", "effect_sizes": False, "event_study": None, "survival": None,
+                    "policy_audit": None, "after_ending": None}, convs)
+    eff = out["effects"]
+    assert eff.se.isna().all() and eff.p_value.isna().all()
+    assert eff.method.str.contains("end_tool - no_end_tool cannot be estimated without user_id 'solo'").all()
 
 
 def test_run_spec_needs_messages_for_the_event_study_and_filters_rows() -> None:

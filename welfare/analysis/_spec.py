@@ -306,6 +306,11 @@ def _model_effects(data: pd.DataFrame, spec: Mapping[str, Any]) -> pd.DataFrame:
             else:
                 res = gee(work, formula, "cluster", terms=["treated"], confidence=spec["confidence"])
             res["outcome"], res["contrast"] = outcome, f"{level} - {control}"
+            # the model ran on renamed columns: say in the spec's own names what was clustered and estimated
+            res["method"] = (res["method"].str.replace("clustered on cluster", f"clustered on {cluster}", regex=False)
+                             .str.replace("random intercept per cluster", f"random intercept per {cluster}", regex=False)
+                             .str.replace("treated cannot be estimated without cluster ",
+                                          f"{level} - {control} cannot be estimated without {cluster} ", regex=False))
             frames.append(res)
     return pd.concat(frames, ignore_index=True) if frames else make_result([])
 
