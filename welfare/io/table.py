@@ -27,7 +27,6 @@ from welfare.transcript import Message, Transcript, TranscriptError
 __all__ = ["read_table", "write_table"]
 
 _RESPONSE_NAMES = ("response", "completion")
-CHUNK_ROWS = 4096
 #: Rows per Parquet row group written; the writer holds one row group of rows at a time.
 ROW_GROUP_ROWS = 1024
 
