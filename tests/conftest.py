@@ -33,3 +33,21 @@ def shared_data() -> Path:
 @pytest.fixture
 def repo_root() -> Path:
     return REPO
+
+
+def write_goemotions(root: Path, comments: list[tuple[str, str, list[str], list[str]]], original_names: list[str],
+                     group_names: list[str], group_ids: list[str] | None = None) -> Path:
+    """A GoEmotions folder (``original/`` and ``group/`` views, ``labels.txt`` + ``dev.tsv`` each) under ``root``.
+
+    ``comments``: (id, text, original label names, group label names). ``group_ids`` gives the group view other
+    comment ids than the original view (to test the views' consistency checks).
+    """
+    for view, names, col in (("original", original_names, 2), ("group", group_names, 3)):
+        folder = root / view
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
+        ids = [c[0] for c in comments] if view == "original" or group_ids is None else group_ids
+        lines = [f"{c[1]}\t{','.join(str(names.index(n)) for n in c[col])}\t{i}"
+                 for c, i in zip(comments, ids, strict=True)]
+        (folder / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import require_shared
+from conftest import require_shared, write_goemotions
 
 from welfare.validation import (
     HOSTILE_EMOTIONS,
@@ -40,15 +40,7 @@ COMMENTS = [
 
 def _write_goemotions(root: Path, comments: list[tuple[str, str, list[str], list[str]]] = COMMENTS,
                       group_ids: list[str] | None = None) -> Path:
-    for view, names, col in (("original", ORIGINAL_NAMES, 2), ("group", GROUP_NAMES, 3)):
-        folder = root / view
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "labels.txt").write_text("\n".join(names) + "\n", encoding="utf-8")
-        ids = [c[0] for c in comments] if view == "original" or group_ids is None else group_ids
-        lines = [f"{c[1]}\t{','.join(str(names.index(n)) for n in c[col])}\t{i}"
-                 for c, i in zip(comments, ids, strict=True)]
-        (folder / "dev.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
+    return write_goemotions(root, comments, ORIGINAL_NAMES, GROUP_NAMES, group_ids)
 
 
 LEVELS = ("1", "0", "-1", "-2", "-3")

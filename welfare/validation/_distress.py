@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 
 from welfare.metrics._matcher import Matcher
-from welfare.validation._goemotions import read_goemotions, score_texts, vader_scores
+from welfare.validation._goemotions import read_goemotions_views, score_texts, vader_scores
 from welfare.validation._report import validator
-from welfare.validation._stats import Estimate, ValidationInputError, auroc, results_frame, wilson_interval
+from welfare.validation._stats import Estimate, auroc, results_frame, wilson_interval
 
 __all__ = ["DISTRESS_GROUPS", "distress_items", "validate_distress"]
 
@@ -52,17 +52,7 @@ def distress_items(path: str | Path, split: str = "dev") -> pd.DataFrame:
 
     Raises :class:`ValidationInputError` when an id repeats or the two views hold different comments.
     """
-    original = read_goemotions(path, split=split, view="original")
-    group = read_goemotions(path, split=split, view="group")
-    for name, frame in (("original", original), ("group", group)):
-        dupes = frame["id"][frame["id"].duplicated()]
-        if len(dupes):
-            raise ValidationInputError(f"GoEmotions {name}/{split}.tsv repeats comment id {dupes.iloc[0]!r}; "
-                                       "ids must be unique to match the two label views")
-    only = set(original["id"]).symmetric_difference(group["id"])
-    if only:
-        raise ValidationInputError(f"GoEmotions original/{split}.tsv and group/{split}.tsv hold different comments "
-                                   f"({len(only)} ids in one view only, e.g. {sorted(only)[0]!r})")
+    original, group = read_goemotions_views(path, split)
     groups_of = dict(zip(group["id"], group["labels"], strict=True))
     out = original[["id", "text"]].copy()
     out["remorse"] = original["labels"].map(lambda ls: "remorse" in ls).astype(bool).to_numpy()

@@ -20,7 +20,7 @@ from welfare.transcript import Transcript
 from welfare.validation._report import validator
 from welfare.validation._stats import ValidationInputError, auroc, results_frame
 
-__all__ = ["read_goemotions", "score_texts", "vader_scores", "validate_goemotions"]
+__all__ = ["read_goemotions", "read_goemotions_views", "score_texts", "vader_scores", "validate_goemotions"]
 
 
 def read_goemotions(path: str | Path, split: str = "dev", view: str = "group") -> pd.DataFrame:
@@ -49,6 +49,26 @@ def read_goemotions(path: str | Path, split: str = "dev", view: str = "group") -
                                            f"0..{len(names) - 1} from {names_file.name}") from None
             rows.append({"id": cells[2], "text": cells[0], "labels": labels})
     return pd.DataFrame(rows, columns=["id", "text", "labels"])
+
+
+def read_goemotions_views(path: str | Path, split: str = "dev") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``original`` and ``group`` views of ``split``, checked to hold the same comments once each.
+
+    Checks that match the two views by comment id rely on this. Raises :class:`ValidationInputError` when an id
+    repeats within a view or the two views hold different comments.
+    """
+    original = read_goemotions(path, split=split, view="original")
+    group = read_goemotions(path, split=split, view="group")
+    for name, frame in (("original", original), ("group", group)):
+        dupes = frame["id"][frame["id"].duplicated()]
+        if len(dupes):
+            raise ValidationInputError(f"GoEmotions {name}/{split}.tsv repeats comment id {dupes.iloc[0]!r}; "
+                                       "ids must be unique to match the two label views")
+    only = set(original["id"]).symmetric_difference(group["id"])
+    if only:
+        raise ValidationInputError(f"GoEmotions original/{split}.tsv and group/{split}.tsv hold different comments "
+                                   f"({len(only)} ids in one view only, e.g. {sorted(only)[0]!r})")
+    return original, group
 
 
 def score_texts(texts: list[str] | pd.Series, metrics: list[str], *, role: str = "user",

@@ -24,7 +24,7 @@ import pandas as pd
 
 from welfare.metrics._matcher import Matcher
 from welfare.validation._convabuse import read_convabuse
-from welfare.validation._goemotions import read_goemotions, score_texts, vader_scores
+from welfare.validation._goemotions import read_goemotions_views, score_texts, vader_scores
 from welfare.validation._report import validator
 from welfare.validation._stats import ValidationInputError, auroc, results_frame
 
@@ -43,17 +43,7 @@ def goemotions_transfer_items(path: str | Path, split: str = "dev") -> pd.DataFr
     ``hostile_vs_none``: True for hostile comments, False for comments with no negative-group label,
     missing (``pd.NA``) for the rest, which that comparison leaves out.
     """
-    original = read_goemotions(path, split=split, view="original")
-    group = read_goemotions(path, split=split, view="group")
-    for name, frame in (("original", original), ("group", group)):
-        dupes = frame["id"][frame["id"].duplicated()]
-        if len(dupes):
-            raise ValidationInputError(f"GoEmotions {name}/{split}.tsv repeats comment id {dupes.iloc[0]!r}; "
-                                       "ids must be unique to match the two label views")
-    only = set(original["id"]).symmetric_difference(group["id"])
-    if only:
-        raise ValidationInputError(f"GoEmotions original/{split}.tsv and group/{split}.tsv hold different comments "
-                                   f"({len(only)} ids in one view only, e.g. {sorted(only)[0]!r})")
+    original, group = read_goemotions_views(path, split)
     negative = original["id"].map(dict(zip(group["id"], group["labels"].map(lambda ls: "negative" in ls),
                                            strict=True)))
     hostile = original["labels"].map(lambda ls: any(label in HOSTILE_EMOTIONS for label in ls))
