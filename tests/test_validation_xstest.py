@@ -137,6 +137,13 @@ def test_cli_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "validators exist for" in capsys.readouterr().err
 
 
+def test_cli_validate_help_names_every_registered_validator() -> None:
+    from welfare.commands.validate import DATASETS
+    from welfare.validation import validators
+
+    assert set(DATASETS) == set(validators())
+
+
 @pytest.mark.shared_data
 def test_read_real_xstest_matches_published_baselines() -> None:
     frame = read_xstest(require_shared("xstest"))

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 NAME = "validate"
-HELP = ("validate metrics against a human-labelled dataset (xstest, hh_rlhf, goemotions, convabuse, bailbench, "
-        "transfer) read from disk")
+#: The registered validators (welfare.validation.validators()), named here so that `--help` needs no import of them;
+#: a test keeps the two in step.
+DATASETS = ("xstest", "hh_rlhf", "goemotions", "convabuse", "bailbench", "distress", "transfer")
+HELP = f"validate metrics against a human-labelled dataset ({', '.join(DATASETS)}) read from disk"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="dataset name: xstest, hh_rlhf, goemotions, convabuse, bailbench, transfer (any registered one)")
+    p.add_argument("--dataset", required=True, help=f"dataset name: {', '.join(DATASETS)} (any registered one)")
     p.add_argument("--path", required=True, help="local path of the dataset (file or folder, as its reader expects)")
     p.add_argument("-o", "--output", help="write the results table here (.csv, .json or .md); default: print Markdown")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws for bootstrap intervals (default 2000)")
