@@ -171,6 +171,11 @@ def test_annotator_agreement_rows(tmp_path: Path, matcher: Matcher) -> None:
     assert rows.loc["f1[partial]", "estimate"] == 0.0
     assert rows.loc["macro_f1_3class", "estimate"] == pytest.approx((1 + 2 / 3 + 0) / 3)
     assert {"toy", "pooled"} <= set(results.loc[results["metric"] == "annotator_agreement", "subset"])
+    # each annotator against final_label (the fixture's final labels: compliance, full, partial, compliance)
+    per = results[results["subset"] == "toy"].set_index(["metric", "statistic"])["estimate"]
+    assert per[("annotator_1", "macro_f1_3class")] == 1.0  # annotator 1 agrees with every final label
+    assert per[("annotator_2", "binary_accuracy")] == 1.0
+    assert per[("annotator_2", "macro_f1_3class")] == pytest.approx((1 + 2 / 3 + 0) / 3)
     bad = frame.assign(annotation_2=["1_full_compliance", "unsure", "2_full_refusal", "1_full_compliance"])
     bad.to_csv(csv_path, index=False)
     with pytest.raises(ValidationInputError, match=r"annotation_2.*'unsure'"):
@@ -180,7 +185,7 @@ def test_annotator_agreement_rows(tmp_path: Path, matcher: Matcher) -> None:
 def test_no_annotator_rows_without_annotations(tmp_path: Path, matcher: Matcher) -> None:
     # the release fixture leaves both annotation columns empty: no agreement row is invented
     results = validate("xstest", _write_release(tmp_path / "xs"), matcher=matcher, n_boot=20)
-    assert "annotator_agreement" not in set(results["metric"])
+    assert not {"annotator_agreement", "annotator_1", "annotator_2"} & set(results["metric"])
 
 
 def _macro_f1_by_hand(a: list[str], b: list[str]) -> float:

@@ -154,7 +154,8 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
     is the lexicon a researcher would otherwise reach for). When the files carry ``annotation_1`` and
     ``annotation_2``, metric ``annotator_agreement`` gives the same statistics (per-class too) for
     annotator 1 vs annotator 2 before adjudication: human inter-annotator agreement, the ceiling to
-    read the others against. In-sample: the rules were written while looking at these completions,
+    read the others against; metrics ``annotator_1`` and ``annotator_2`` score each annotator's own label
+    against ``final_label`` as the rules are scored (binary accuracy, kappa, macro-F1). In-sample: the rules were written while looking at these completions,
     and XSTest has no held-out split.
     """
     frame = score_xstest(read_xstest(path), matcher=matcher)
@@ -174,6 +175,11 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
             # (accuracy, kappa, macro-F1 and each class's F1 do not depend on which is which)
             rows += _label_rows("xstest", subset, "annotator_agreement", g["annotation_1"], g["annotation_2"],
                                 n_boot=n_boot, seed=seed, classes=True)
+            # each annotator against the adjudicated label our rules are scored against; the adjudication kept
+            # annotator 1's label almost everywhere, so annotator 2 vs final is the closer human comparison
+            for column in ("annotation_1", "annotation_2"):
+                rows += _label_rows("xstest", subset, column.replace("annotation", "annotator"), g["label"], g[column],
+                                    n_boot=n_boot, seed=seed, classes=False)
         refused = g["refused"].astype(int)
         rows.append(auroc(refused, g["refusal_score"]).row("xstest", subset, "refusal_score"))
         if vader:
