@@ -81,13 +81,41 @@ def test_the_turn_is_written_back_as_one_turn(tmp_path):
     assert json.loads((tmp_path / "again.jsonl").read_text())["messages"] == record["messages"]
 
 
-def test_blocks_out_of_the_usual_order_keep_their_order(tmp_path):
+SECOND = {"type": "tool_result", "tool_use_id": "tu_2", "content": "Reply: 'calm down.'"}
+FETCH_TWO = [FETCH, {"type": "tool_use", "id": "tu_2", "name": "fetch", "input": {"q": "reply"}}]
+
+
+def interleaved_record(turn: list[dict[str, Any]]) -> dict[str, Any]:
+    record = mixed_record(turn)
+    record["messages"][1]["content"] = FETCH_TWO
+    return record
+
+
+def test_interleaved_results_and_words_are_one_tool_message_and_one_user_turn(tmp_path):
+    """[result, text, result, text] is one API user turn: the results (in order), then the words (in order)."""
+    turn = [RESULT, {"type": "text", "text": "First."}, SECOND, {"type": "text", "text": "Second."}]
+    (t,) = load_all(write_lines(tmp_path / "a.jsonl", interleaved_record(turn)), format="anthropic")
+    assert [m.role for m in t.messages] == ["user", "assistant", "tool", "user", "assistant"]
+    assert t.messages[2].content == [RESULT, SECOND]
+    assert t.messages[3].text == "First.\n\nSecond."
+    # counted as the same turn given results first, the order the API accepts
+    results_first = [RESULT, SECOND, {"type": "text", "text": "First."}, {"type": "text", "text": "Second."}]
+    (ordered,) = load_all(write_lines(tmp_path / "o.jsonl", interleaved_record(results_first)), format="anthropic")
+    assert [(m.role, m.content) for m in t.messages] == [(m.role, m.content) for m in ordered.messages]
+    scored, scored_ordered = welfare.score(t), welfare.score(ordered)
+    assert scored.conversations.n_user_turns.tolist() == [2]
+    assert scored.messages.drop(columns="message_id").equals(scored_ordered.messages.drop(columns="message_id"))
+    wio.write([t], tmp_path / "out.jsonl", format="anthropic")
+    assert json.loads((tmp_path / "out.jsonl").read_text())["messages"][2]["content"] == results_first
+
+
+def test_words_before_the_result_come_after_it(tmp_path):
     turn = [{"type": "text", "text": "Before."}, RESULT, {"type": "text", "text": "After."}]
     (t,) = load_all(write_lines(tmp_path / "a.jsonl", mixed_record(turn)), format="anthropic")
-    assert [(m.role, m.text) for m in t.messages[2:4 + 1]] == [
-        ("user", "Before."), ("tool", HOSTILE_TOOL_OUTPUT), ("user", "After.")]
+    assert [(m.role, m.text) for m in t.messages[2:4]] == [("tool", HOSTILE_TOOL_OUTPUT), ("user", "Before.\n\nAfter.")]
+    assert [m.role for m in t.messages].count("user") == 2
     wio.write([t], tmp_path / "out.jsonl", format="anthropic")
-    assert json.loads((tmp_path / "out.jsonl").read_text())["messages"][2]["content"] == turn
+    assert json.loads((tmp_path / "out.jsonl").read_text())["messages"][2]["content"] == [turn[1], turn[0], turn[2]]
 
 
 def test_separate_tool_and_user_turns_stay_separate(tmp_path):

@@ -12,9 +12,9 @@ The top-level ``system`` (a string or a list of text blocks) becomes a leading s
 Message ``content`` is a string or a list of blocks; every block is kept as it is (``text``,
 ``tool_use``, ``tool_result``, ``thinking``, ``redacted_thinking``, images, documents, ...).
 A user turn made only of ``tool_result`` blocks becomes a ``tool`` message (tool output is not
-the user speaking); a user turn that mixes results with the user's own blocks is split, in block
-order, into a ``tool`` message per run of results and a ``user`` message per run of other blocks
-(the writer joins them back into one turn). A batch result
+the user speaking); a user turn that mixes results with the user's own blocks is split into one
+``tool`` message holding the results and one ``user`` message after it holding the other blocks, each
+in block order (the writer joins them back into one turn, results first). A batch result
 that is ``errored``/``expired``/``canceled`` and holds no request is rejected naming its type and error.
 A response is appended as an assistant message; its ``stop_reason`` (including ``refusal``),
 ``stop_sequence``, ``id`` and ``usage`` go to that message's metadata. A top-level ``stop_reason``
@@ -24,7 +24,6 @@ welfare metadata the writer stored are merged into the conversation metadata.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -91,19 +90,18 @@ def _tool_turn(blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> Messag
 
 
 def _split_turn(blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> list[Message]:
-    """A user turn that mixes ``tool_result`` blocks with the user's own blocks, as consecutive messages.
+    """A user turn that mixes ``tool_result`` blocks with the user's own blocks, as a tool message and a user message.
 
-    Each run of ``tool_result`` blocks becomes a ``tool`` message (as a turn of results alone would) and
-    each run of other blocks (``text``, images, ...) a ``user`` message, in block order (the API puts the
-    results first). The first message keeps the turn's other fields (``metadata``); the later ones are
+    The ``tool_result`` blocks, in their order, become one ``tool`` message (as a turn of results alone
+    would); the other blocks (``text``, images, ...), in their order, one ``user`` message after it. So the
+    turn is one user turn however its blocks are interleaved, and the tool output comes first, where the
+    API requires it. The tool message keeps the turn's other fields (``metadata``); the user message is
     marked ``metadata["anthropic"]["continues_turn"]`` so the writer joins them back into one turn.
     """
-    out: list[Message] = []
-    for is_result, run in itertools.groupby(blocks, key=lambda b: b["type"] == "tool_result"):
-        group = list(run)
-        meta: dict[str, Any] = metadata if not out else {"anthropic": {"continues_turn": True}}
-        out.append(_tool_turn(group, meta) if is_result else Message(role="user", content=group, metadata=meta))
-    return out
+    results = [b for b in blocks if b["type"] == "tool_result"]
+    own = [b for b in blocks if b["type"] != "tool_result"]
+    return [_tool_turn(results, metadata),
+            Message(role="user", content=own, metadata={"anthropic": {"continues_turn": True}})]
 
 
 def _message(data: Any, field: str) -> list[Message]:
