@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import tracemalloc
 from collections.abc import Iterator
@@ -151,3 +152,63 @@ def test_no_conversations_give_a_header_only_table(tmp_path):
 def test_compression_other_than_gzip_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match=r"compresses only with gzip.*\.csv\.gz"):
         wio.write([exchange(0)], tmp_path / "t.csv.bz2", format="table")
+
+
+def with_bad_text_last(n: int) -> list[Transcript]:
+    """``n`` exchanges; the last prompt holds a lone surrogate, as json gives for an unpaired ``\\ud800`` escape."""
+    bad = json.loads('"help \\ud800 me"')
+    convs = [exchange(i) for i in range(n - 1)]
+    convs.append(Transcript(id=f"c{n - 1}", messages=[Message(role="user", content=bad),
+                                                      Message(role="assistant", content="ok")]))
+    return convs
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv", "t.csv.gz", "t.parquet"])
+def test_text_that_cannot_be_encoded_is_named_and_nothing_is_written(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "ROW_GROUP_ROWS", 2)  # Parquet row groups are complete before the bad row
+    with pytest.raises(ValueError, match=r"conversation 'c5': the 'prompt' text holds '\\ud800' at character 5"):
+        wio.write(with_bad_text_last(6), tmp_path / name, format="table")
+    assert list(tmp_path.iterdir()) == []  # no table, no temporary file
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz", "t.parquet"])
+def test_a_failed_write_keeps_the_file_that_was_there(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(table, "ROW_GROUP_ROWS", 2)
+    out = tmp_path / name
+    assert wio.write([exchange(i) for i in range(3)], out, format="table") == 3
+    before = out.read_bytes()
+    with pytest.raises(ValueError):
+        wio.write(with_bad_text_last(6), out, format="table")
+    assert out.read_bytes() == before
+    assert [t.id for t in load_all(out, format="table")] == ["c0", "c1", "c2"]
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_parquet_failing_after_whole_row_groups_leaves_no_file(tmp_path, monkeypatch):
+    """The number too big for int64 is in the third row group: two are on disk when it fails."""
+    monkeypatch.setattr(table, "ROW_GROUP_ROWS", 2)
+    convs = [exchange(i, n=i) for i in range(5)] + [exchange(5, n=2**70)]
+    with pytest.raises(ValueError, match=r"cannot write .*[/\\]t\.parquet as Parquet"):
+        wio.write(convs, tmp_path / "t.parquet", format="table")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_text_table_leaves_no_partial_file(tmp_path, monkeypatch):
+    """An exception while rows are going out (here an interrupt at the sixth row, as a full disk would be)."""
+    real_cell = table._csv_cell
+
+    def cell(value: object) -> str:
+        if value == "c5":
+            raise KeyboardInterrupt
+        return real_cell(value)
+
+    monkeypatch.setattr(table, "_csv_cell", cell)
+    out = tmp_path / "t.csv"
+    out.write_text("id,prompt,response\nold,p,r\n")
+    with pytest.raises(KeyboardInterrupt):
+        wio.write([exchange(i) for i in range(6)], out, format="table")
+    assert out.read_text() == "id,prompt,response\nold,p,r\n"
+    assert list(tmp_path.iterdir()) == [out]
+    monkeypatch.setattr(table, "_csv_cell", real_cell)
+    assert wio.write([exchange(i) for i in range(6)], out, format="table") == 6  # a whole write replaces it
+    assert [t.id for t in load_all(out, format="table")] == [f"c{i}" for i in range(6)]

@@ -13,7 +13,10 @@ import gzip
 import io
 import math
 import os
+import secrets
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -26,6 +29,7 @@ __all__ = [
     "as_dict",
     "as_list",
     "as_str",
+    "atomic_output",
     "convert_records",
     "epoch_from_iso",
     "fail",
@@ -242,6 +246,45 @@ def open_text_out(out: str | os.PathLike[str]) -> IO[str]:
     if spath.endswith(".gz"):
         return io.TextIOWrapper(gzip.open(spath, "wb"), encoding="utf-8", newline="\n")
     return open(spath, "w", encoding="utf-8", newline="\n")
+
+
+@contextmanager
+def atomic_output(out: str | os.PathLike[str]) -> Iterator[str]:
+    """A temporary path beside ``out`` to write to, moved onto ``out`` only when the block succeeds.
+
+    The temporary file is named ``.partial-<random>-<name>`` in ``out``'s folder (so it ends as ``out``
+    does: ``.gz``, ``.parquet``, ... still choose the encoding) and replaces ``out`` in one rename when the
+    block ends without an exception. On any exception (a row that cannot be encoded, an interrupt) it is
+    removed and ``out`` is left as it was: absent, or the earlier file, never a shorter one that reads back
+    without error. A file already at ``out`` gives its permissions to the new one; a symbolic link is
+    written through (the file it names is replaced, the link stays).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
+    >>> try:
+    ...     with atomic_output(path) as partial:
+    ...         _ = open(partial, "w").write("half a table")
+    ...         raise ValueError("row 6 cannot be encoded")
+    ... except ValueError:
+    ...     pass
+    >>> os.listdir(os.path.dirname(path))
+    []
+    """
+    target = os.path.realpath(os.fspath(out))
+    folder, base = os.path.split(target)
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"cannot write {os.fspath(out)}: no folder {folder}; create it first")
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"cannot write {os.fspath(out)}: it is a folder; name a file")
+    partial = os.path.join(folder, f".partial-{secrets.token_hex(6)}-{base}")
+    try:
+        yield partial
+        if os.path.isfile(target):
+            shutil.copymode(target, partial)
+        os.replace(partial, target)
+    finally:
+        if os.path.lexists(partial):
+            os.remove(partial)
 
 
 def write_json_array(objects: Iterable[Any], out: str | os.PathLike[str]) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from welfare.io._base import FormatSpec, RecordError, logical_name, open_binary, register_format
-from welfare.io._common import Record, json_safe, open_text_out, stem
+from welfare.io._common import Record, atomic_output, json_safe, open_text_out, stem
 from welfare.io.wildchat import iter_parquet_rows
 from welfare.transcript import Message, Transcript, TranscriptError
 
@@ -255,7 +255,10 @@ def write_table(transcripts: Iterable[Transcript], out: str | os.PathLike[str]) 
     """Write ``id, [system,] prompt, response`` plus metadata columns as CSV, TSV or Parquet (by extension).
 
     Every branch must be one user prompt and one assistant response (after an optional system
-    message); anything else raises ``ValueError`` (and nothing is written). Metadata keys become
+    message); anything else raises ``ValueError``, as does text UTF-8 cannot encode (a lone
+    surrogate), naming the conversation and column. On any error nothing is written: the table
+    goes to a temporary file beside ``out`` that replaces it only when complete, so a file already
+    at ``out`` is left as it was, never cut short. Metadata keys become
     columns in order of first appearance; a row without a key has an empty cell (null in Parquet);
     ``system`` is a column only when some conversation has a system message. Values other than
     text, numbers, true/false and null are written as their ``str()``.
@@ -284,24 +287,41 @@ def write_table(transcripts: Iterable[Transcript], out: str | os.PathLike[str]) 
                 kinds = columns.setdefault(key, set())
                 if value is not None:
                     kinds.add(_kind(value))
+                if isinstance(value, str) and not value.isascii():
+                    _check_encodable(value, row["id"], key)
             pickle.dump(list(row.items()), spill, protocol=pickle.HIGHEST_PROTOCOL)
             n += 1
         if not any_system:
             del columns["system"]
         spill.seek(0)
         rows = (dict(pickle.load(spill)) for _ in range(n))
-        if name.endswith(".parquet"):
-            _write_parquet(rows, spath, columns)
-        else:
-            with open_text_out(spath) as fh:
-                writer = csv.writer(fh, delimiter="\t" if name.endswith((".tsv", ".tab")) else ",",
-                                    lineterminator="\n")
-                writer.writerow(columns)
-                writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
+        # a row can still fail now (a number too big for Parquet, a full disk, an interrupt): the table
+        # goes to a temporary file that replaces ``out`` only once it is whole
+        with atomic_output(spath) as partial:
+            if name.endswith(".parquet"):
+                _write_parquet(rows, partial, columns, spath)
+            else:
+                with open_text_out(partial) as fh:
+                    writer = csv.writer(fh, delimiter="\t" if name.endswith((".tsv", ".tab")) else ",",
+                                        lineterminator="\n")
+                    writer.writerow(columns)
+                    writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
     return n
 
 
-def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str, set[str]]) -> None:
+def _check_encodable(text: str, conversation: str, column: str) -> None:
+    """Raise ``ValueError`` naming the conversation and column when ``text`` cannot be written as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"conversation {conversation!r}: the {column!r} text holds {text[err.start]!r} at character {err.start}, "
+            "a lone surrogate that UTF-8 cannot encode (e.g. an unpaired \\ud800 escape in JSON); replace it "
+            "before writing, e.g. text.encode('utf-8', 'replace').decode('utf-8')") from err
+
+
+def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str, set[str]], out: str) -> None:
+    """Row groups of ``rows`` to ``path``; errors name ``out``, the file the caller is writing."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -313,8 +333,7 @@ def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str,
                           for c, field in zip(columns, schema, strict=True)]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
-        os.remove(path)  # a partial file would read as a shorter table
-        raise ValueError(f"cannot write {path} as Parquet: {err} (e.g. a whole number beyond 64 bits); "
+        raise ValueError(f"cannot write {out} as Parquet: {err} (e.g. a whole number beyond 64 bits); "
                          "write CSV/TSV instead") from err
 
 

@@ -1,0 +1,65 @@
+"""atomic_output: a file is written whole or not at all, beside its target, and replaces it in one rename."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+
+import pytest
+
+from welfare.io._common import atomic_output
+
+
+def test_the_partial_file_lies_beside_the_target_and_ends_as_it_does(tmp_path):
+    out = tmp_path / "t.csv.gz"
+    with atomic_output(out) as partial:
+        assert os.path.dirname(partial) == str(tmp_path)
+        assert os.path.basename(partial).startswith(".partial-") and partial.endswith("-t.csv.gz")
+        with open(partial, "w") as fh:
+            fh.write("new")
+        assert not out.exists()  # nothing at the target until the block ends
+    assert out.read_text() == "new"
+    assert os.listdir(tmp_path) == ["t.csv.gz"]
+
+
+def test_an_exception_removes_the_partial_file_and_keeps_the_old_one(tmp_path):
+    out = tmp_path / "t.csv"
+    out.write_text("old")
+    with pytest.raises(RuntimeError, match="half way"), atomic_output(out) as partial:
+        with open(partial, "w") as fh:
+            fh.write("half")
+        raise RuntimeError("half way")
+    assert out.read_text() == "old"
+    assert os.listdir(tmp_path) == ["t.csv"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX permission bits")
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    out = tmp_path / "t.csv"
+    out.write_text("old")
+    out.chmod(0o640)
+    with atomic_output(out) as partial, open(partial, "w") as fh:
+        fh.write("new")
+    assert (out.read_text(), stat.S_IMODE(out.stat().st_mode)) == ("new", 0o640)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges on Windows")
+def test_a_symbolic_link_is_written_through(tmp_path):
+    (tmp_path / "data").mkdir()
+    real = tmp_path / "data" / "t.csv"
+    real.write_text("old")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    with atomic_output(link) as partial, open(partial, "w") as fh:
+        fh.write("new")
+    assert link.is_symlink() and real.read_text() == "new"
+    assert os.listdir(tmp_path / "data") == ["t.csv"]
+
+
+def test_a_missing_folder_or_a_folder_as_target_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no folder .*missing; create it first"), \
+            atomic_output(tmp_path / "missing" / "t.csv"):
+        pass
+    with pytest.raises(IsADirectoryError, match="it is a folder; name a file"), atomic_output(tmp_path):
+        pass
