@@ -177,3 +177,14 @@ def test_real_transfer_validator() -> None:
         assert ours.loc[metric, "n"] == home.loc[metric, "n"]
         assert ours.loc[metric, "estimate"] == pytest.approx(home.loc[metric, "estimate"])
     assert sorted(ours.index) == ["hostility", "negative_affect", "vader_neg"]
+
+
+def test_convabuse_reader_refuses_a_renamed_annotator_column(tmp_path: Path) -> None:
+    from welfare.validation._convabuse import read_convabuse
+
+    root = _write_convabuse(tmp_path / "ca", CONVABUSE_ROWS)
+    path = root / "ConvAbuseEMNLPvalid.csv"
+    assert len(read_convabuse(path)) == len(CONVABUSE_ROWS)
+    path.write_text(path.read_text(encoding="utf-8").replace("Annotator3_", "Annot3_", 5), encoding="utf-8")
+    with pytest.raises(ValidationInputError, match=r"'Annot3_is_abuse.1' looks like an annotator's mark"):
+        read_convabuse(path)

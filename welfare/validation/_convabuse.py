@@ -51,6 +51,10 @@ def read_convabuse(path: str | Path, split: str = "valid") -> pd.DataFrame:
     if not annotators or "user" not in frame.columns:
         raise ValidationInputError(f"{file}: expected a 'user' column and AnnotatorN_is_abuse.1 ... .-3 columns "
                                    "(the ConvAbuse EMNLP release)")
+    stray = [c for c in frame.columns if "_is_abuse." in c and not re.match(r"^Annotator\d+_is_abuse\.", c)]
+    if stray:  # a renamed annotator's marks would otherwise be left out of every vote without a word
+        raise ValidationInputError(f"{file}: column {stray[0]!r} looks like an annotator's mark but is not named "
+                                   "AnnotatorN_is_abuse.<level> (the ConvAbuse EMNLP release); rename it or drop it")
     counts = np.zeros((len(frame), len(_LEVELS)), dtype=int)
     for a in annotators:
         cols = [f"Annotator{a}_is_abuse.{lv}" for lv in _LEVELS]
