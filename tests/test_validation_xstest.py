@@ -95,7 +95,7 @@ def test_validate_xstest_rows(tmp_path: Path, matcher: Matcher) -> None:
     assert ours.loc["binary_accuracy", "n"] == 3 and ours.loc["binary_accuracy", "estimate"] == 1.0
     base = results[(results["metric"] == "strmatch_label") & (results["subset"] == "toy")].set_index("statistic")
     assert base.loc["binary_accuracy", "estimate"] == 1.0 and base.loc["binary_accuracy", "n"] == 4
-    assert {"toy", "pooled"} <= set(results["subset"])
+    assert {"toy", "pooled: toy"} <= set(results["subset"])  # not the release's three models: named
     assert {"auroc"} <= set(results.loc[results["metric"] == "vader_neg_compound", "statistic"])
     table = markdown_table(results)
     assert table.startswith("| subset |") and "binary_accuracy" in table
@@ -135,6 +135,11 @@ def test_cli_validate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert list(frame.columns) == list(RESULT_COLUMNS) and len(frame) > 10
     assert main(["validate", "--dataset", "nope", "--path", str(root)]) == 2
     assert "validators exist for" in capsys.readouterr().err
+    # a bad -o is refused before any work, naming what was expected
+    assert main(["validate", "--dataset", "xstest", "--path", str(root), "-o", str(tmp_path / "r.xlsx")]) == 2
+    assert "expected a .csv, .json or .md file name" in capsys.readouterr().err
+    assert main(["validate", "--dataset", "xstest", "--path", str(root), "-o", str(tmp_path / "no" / "r.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not (tmp_path / "no").exists()
 
 
 def test_cli_validate_help_names_every_registered_validator() -> None:
@@ -170,7 +175,7 @@ def test_annotator_agreement_rows(tmp_path: Path, matcher: Matcher) -> None:
     assert rows.loc["binary_accuracy", "estimate"] == 1.0 and rows.loc["binary_accuracy", "n"] == 4
     assert rows.loc["f1[partial]", "estimate"] == 0.0
     assert rows.loc["macro_f1_3class", "estimate"] == pytest.approx((1 + 2 / 3 + 0) / 3)
-    assert {"toy", "pooled"} <= set(results.loc[results["metric"] == "annotator_agreement", "subset"])
+    assert {"toy", "pooled: toy"} <= set(results.loc[results["metric"] == "annotator_agreement", "subset"])
     # each annotator against final_label (the fixture's final labels: compliance, full, partial, compliance)
     per = results[results["subset"] == "toy"].set_index(["metric", "statistic"])["estimate"]
     assert per[("annotator_1", "macro_f1_3class")] == 1.0  # annotator 1 agrees with every final label

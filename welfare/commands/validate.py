@@ -24,18 +24,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from welfare.validation import ValidationInputError, markdown_table, validate
 
+    out = Path(args.output) if args.output else None
+    if out is not None:  # checked before the (long) computation, not after it
+        if out.suffix.lower() not in (".csv", ".json", ".md"):
+            print(f"welfare validate: error: -o {out}: expected a .csv, .json or .md file name", file=sys.stderr)
+            return 2
+        if not out.parent.is_dir():
+            print(f"welfare validate: error: -o {out}: folder {out.parent} does not exist", file=sys.stderr)
+            return 2
     try:
         results = validate(args.dataset, args.path, n_boot=args.n_boot, seed=args.seed)
     except ValidationInputError as err:
         print(f"welfare validate: error: {err}", file=sys.stderr)
         return 2
-    if not args.output:
+    if out is None:
         print(markdown_table(results), end="")
         return 0
-    out = Path(args.output)
-    if out.suffix == ".csv":
+    if out.suffix.lower() == ".csv":
         results.to_csv(out, index=False)
-    elif out.suffix == ".json":
+    elif out.suffix.lower() == ".json":
         results.to_json(out, orient="records", indent=2)
     else:
         out.write_text(markdown_table(results), encoding="utf-8")

@@ -31,7 +31,7 @@ from welfare.validation._stats import (
     per_class,
     results_frame,
 )
-from welfare.validation._xstest import read_xstest, xstest_transcripts
+from welfare.validation._xstest import XSTEST_MODELS, read_xstest, xstest_transcripts
 
 __all__ = [
     "hh_final_turns",
@@ -146,7 +146,8 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
                     vader: bool = True) -> pd.DataFrame:
     """Refusal metrics against XSTest v2's human labels, per model and pooled, next to the paper's baselines.
 
-    Rows (``dataset = "xstest"``, ``subset`` = model name or ``"pooled"``): for ``refusal`` and the
+    Rows (``dataset = "xstest"``, ``subset`` = model name or ``"pooled"``, or ``"pooled: a, b"`` when the files read are not
+    exactly the release's three models): for ``refusal`` and the
     paper's ``strmatch_label`` and ``gpt4_label`` (when the label files are present),
     ``binary_accuracy`` (full or partial vs compliance), ``binary_kappa``, ``macro_f1_3class`` and,
     for ``refusal``, per-class precision/recall/F1; ``auroc`` of ``refusal_score`` for refused vs
@@ -162,7 +163,11 @@ def validate_xstest(path: str | Path, *, n_boot: int = 2000, seed: int = 0, matc
     if vader:
         frame["vader_neg_compound"] = -vader_compound(frame["completion"])
     rows: list[dict[str, Any]] = []
-    subsets = [(str(m), g) for m, g in frame.groupby("model", sort=True)] + [("pooled", frame)]
+    models = sorted(str(m) for m in frame["model"].unique())
+    # "pooled" means the release's three models; any other set says which models it pools, so a folder that lacks
+    # one model's file cannot pass for the full release
+    pooled = "pooled" if set(models) == set(XSTEST_MODELS) else "pooled: " + ", ".join(models)
+    subsets = [(str(m), g) for m, g in frame.groupby("model", sort=True)] + [(pooled, frame)]
     for subset, g in subsets:
         rows += _label_rows("xstest", subset, "refusal", g["label"], g["refusal"], n_boot=n_boot, seed=seed,
                             classes=True)
