@@ -31,7 +31,9 @@
 # * *Policy audit*: the share of branches in each ending-policy category (`last_resort`,
 #   `user_request`, `risk_violation`, `premature`, `not_ended`) per arm, with Wilson intervals.
 # * *After an ending*: what users did next (new chat, edit and branch, nothing) and whether
-#   apparent distress recurs there.
+#   apparent distress recurs there. A new chat is the conversation that names the ended one as its
+#   `previous_conversation_id` when the logs record that link, else the same user's next
+#   conversation by `started_at` (in any arm); the report says which it used.
 #
 # Intervals are percentile cluster-bootstrap intervals (users resampled); p-values are adjusted
 # across outcomes (Holm). The metrics score expressed text, not inner states; self-reports shift
@@ -75,8 +77,13 @@ columns = {*CONVERSATION_KEYS, *(m.name for m in welfare.list_metrics())}
 if arm in columns and arm not in MESSAGE_KEYS:
     raise wa.SpecError(f"arm {arm!r} is a score column, not a study condition: give condition, model, user_id or a "
                        f"metadata key of the logs (welfare info LOGS lists them)", field="arm", source=str(spec))
-carried = [c for c in dict.fromkeys((arm, user_spec.get("cluster"))) if isinstance(c, str) and c not in columns]
 convs = welfare.load_all(logs)
+# a new chat names the conversation it follows (metadata previous_conversation_id) when the logs record it; the
+# after-ending analysis uses that link, and the user's next conversation by time only when no log records one
+new_chat_link = "previous_conversation_id"
+linked = any(t.metadata.get(new_chat_link) for t in convs)
+carried = [c for c in dict.fromkeys((arm, user_spec.get("cluster"), new_chat_link if linked else None))
+           if isinstance(c, str) and c not in columns]
 scores = welfare.score(convs, metadata=carried)
 messages, conversations = scores.messages, scores.conversations
 arms = sorted(conversations[arm].dropna().astype(str).unique()) if arm in conversations else []
@@ -274,8 +281,12 @@ if "survival" in results:
 
 # %%
 if "after_ending" in results:
+    link = (f"a new chat is a conversation whose {new_chat_link} names the ended one (recorded in the logs)"
+            if linked else f"no log records {new_chat_link}, so a new chat is the same user's next conversation "
+                           "by started_at, in any arm")
+    print(f"After an ending: {link}.")
     display(out.table("after_ending", results["after_ending"],  # noqa: F821
-                      caption="Follow-ups after an assistant ending"))
+                      caption=f"Follow-ups after an assistant ending; {link}"))
 else:
     ended = active[active["ended_by"] == "assistant"]
     print(f"{len(ended)} conversations ended by the assistant; "
