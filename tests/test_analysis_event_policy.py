@@ -132,9 +132,9 @@ def test_event_study_expression_anchor_per_arm() -> None:
         seen = rows[rows.n_obs > 0]
         assert seen.estimate.to_numpy() == pytest.approx(offset + seen.index.to_numpy())
         assert rows.loc[rows.n_obs == 0, "estimate"].isna().all()
-        banded = seen[seen.n_clusters >= 2]
+        banded = seen[seen.n_clusters >= 6]  # fewer than 6 branches at a turn: no 95% band
         assert (banded.ci_low <= banded.estimate + 1e-9).all() and (banded.estimate <= banded.ci_high + 1e-9).all()
-        assert seen.loc[seen.n_clusters == 1, "ci_low"].isna().all()  # one branch at the turn: no band
+        assert seen.loc[seen.n_clusters < 6, "ci_low"].isna().all()
     for arm in ("b", "c"):
         diff = res[res.arm == f"{arm} - a"].set_index("turn")
         both = [t for t in diff.index if counts.get((arm, t), 0) and counts.get(("a", t), 0)]
@@ -207,14 +207,15 @@ def test_after_ending_summarises_follow_ups_and_recurrence() -> None:
 
 
 def sparse_late_turns() -> pd.DataFrame:
-    """20 branches per arm, every one reaching turns 0 and 1; 3 tool and 6 baseline branches reach turn 2, and
-    one baseline branch alone reaches turn 3. Distress has a level per branch, so rows of a branch correlate."""
+    """20 branches per arm, every one reaching turns 0 and 1; 7 tool and 12 baseline branches reach turn 2, one tool
+    and 3 baseline branches reach turn 3. Distress has a level per branch, so rows of a branch correlate."""
     rng = np.random.default_rng(3)
     rows = []
     for c in range(40):
         arm = "tool" if c % 2 else "baseline"
         rank = c // 2  # 0..19 within the arm
-        last = 3 if (arm, rank) == ("baseline", 0) else (2 if rank < (3 if arm == "tool" else 6) else 1)
+        reach_3, reach_2 = (1, 7) if arm == "tool" else (3, 12)
+        last = 3 if rank < reach_3 else (2 if rank < reach_2 else 1)
         level = rng.normal()
         for t in range(last + 1):
             rows.append({"conversation_id": f"c{c:02d}", "branch_id": "0", "message_index": t, "role": "assistant",
@@ -241,21 +242,45 @@ def test_event_study_bands_are_expanded_for_the_clusters_seen_at_each_turn() -> 
         with np.errstate(invalid="ignore"):
             return counts @ y / (counts @ n)
 
-    for arm, turn, g in [("tool", 2, 3), ("baseline", 2, 6), ("tool", 0, 20)]:
+    for arm, turn, g in [("tool", 2, 7), ("baseline", 2, 12), ("tool", 0, 20)]:
         row = res[(res.arm == arm) & (res.turn == turn)].iloc[0]
         assert row.n_clusters == g
         d = draws(arm, turn)
         d = d[np.isfinite(d)]
         alpha = expanded_alpha(0.05, g)  # not expanded_alpha(0.05, 40): the turn has g clusters, not 40
         assert (row.ci_low, row.ci_high) == pytest.approx(tuple(np.quantile(d, [alpha / 2, 1 - alpha / 2])))
+    # the difference at turn 2 counts the 19 clusters of both arms but is expanded for the tool arm's 7: its mean
+    # is the less certain one (expanded for 19, a 10 vs 2 band covered 0 in 78% of samples)
     diff = res[(res.arm == "tool - baseline") & (res.turn == 2)].iloc[0]
-    assert diff.n_clusters == 9
-    expected = percentile_summary(diff.estimate, draws("tool", 2) - draws("baseline", 2), 0.95, 9)
+    assert diff.n_clusters == 19
+    expected = percentile_summary(diff.estimate, draws("tool", 2) - draws("baseline", 2), 0.95, 7)
     assert (diff.se, diff.ci_low, diff.ci_high, diff.p_value) == pytest.approx(expected)
-    # turn 3: one baseline branch, so no band for the baseline mean and no test of the difference
-    lone = res[(res.arm == "baseline") & (res.turn == 3)].iloc[0]
-    assert np.isfinite(lone.estimate) and lone.n_clusters == 1
-    assert np.isnan(lone.ci_low) and np.isnan(lone.ci_high) and "one cluster at this turn" in lone.method
+    assert percentile_summary(diff.estimate, draws("tool", 2) - draws("baseline", 2), 0.95, 19)[1] > diff.ci_low
+    # turn 3: one tool and three baseline branches, fewer than the 6 a 95% band needs; no difference test either
+    late = res[res.turn == 3].set_index("arm")
+    assert late.loc["tool", "n_clusters"] == 1 and late.loc["baseline", "n_clusters"] == 3
+    assert np.isfinite(late.estimate).all()
+    assert late[["se", "ci_low", "ci_high"]].isna().all().all() and np.isnan(late.loc["tool - baseline", "p_value"])
+    assert "one cluster at this turn, fewer than the 6 a 95% band needs" in late.loc["tool", "method"]
+    assert "3 clusters at this turn, fewer than the 6 a 95% band needs" in late.loc["baseline", "method"]
+    assert "at most 75% of the time" in late.loc["baseline", "method"]
+    why = late.loc["tool - baseline", "method"]
+    assert "no interval or test (tool: one cluster" in why and "baseline: 3 clusters" in why
+
+
+def test_event_study_band_minimum_follows_the_confidence() -> None:
+    # A percentile band stays within the range of the G cluster means, which misses the mean with probability
+    # 2^(1-G): the fewest clusters whose 1 - 2^(1-G) reaches the confidence (0.75 with 3, 0.9375 with 5, 0.96875
+    # with 6, 0.9921875 with 8).
+    from welfare.analysis._event import _min_band_clusters
+
+    assert [_min_band_clusters(c) for c in (0.5, 0.75, 0.8, 0.9, 0.95, 0.99)] == [2, 3, 4, 5, 6, 8]
+    msgs = sparse_late_turns()
+    at_95 = event_study(msgs, "distress", "start", window=3, arm="condition", n_boot=100, seed=1)
+    at_70 = event_study(msgs, "distress", "start", window=3, arm="condition", n_boot=100, seed=1, confidence=0.7)
+    baseline_3 = [r[(r.arm == "baseline") & (r.turn == 3)].iloc[0] for r in (at_95, at_70)]
+    assert np.isnan(baseline_3[0].ci_low)  # 3 clusters: no 95% band
+    assert baseline_3[1].ci_low < baseline_3[1].estimate < baseline_3[1].ci_high  # a 70% band needs 3
 
 
 def test_ended_again_counts_follow_ups_without_an_outcome() -> None:
