@@ -186,3 +186,38 @@ def test_cli_params_are_literals_or_text(tmp_path: Path, capsys: pytest.CaptureF
     # the inputs are the report's own arguments, so the provenance lists what the notebook read
     assert main(["report", str(logs), "-o", str(tmp_path / "r"), "--no-progress", "-p", f"logs=['{logs}']"]) == 1
     assert "logs cannot be set as notebook parameters" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_report_never_deletes_files_it_did_not_write(tmp_path: Path, notebook: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    logs = _logs(tmp_path)
+    paper = tmp_path / "paper"
+    (paper / "figures").mkdir(parents=True)
+    (paper / "tables").mkdir()
+    mine = {paper / "figures" / "fig1.tex": "% hand-made\n", paper / "tables" / "results.csv": "a,b\n",
+            paper / "main.tex": "\\documentclass{article}\n"}
+    for path, text in mine.items():
+        path.write_text(text, encoding="utf-8")
+    # a folder with the user's own files and no earlier report: refused before anything is written
+    with pytest.raises(ReportError, match=r"no earlier report wrote \(figures/fig1.tex, main.tex, tables/results.csv\)"):
+        run_report(logs, paper, notebook=notebook, progress=False)
+    assert main(["report", str(logs), "-o", str(paper), "--notebook", str(notebook), "--no-progress"]) == 1
+    assert "give a new or empty folder" in capsys.readouterr().err
+    assert {p: p.read_text(encoding="utf-8") for p in mine} == mine
+    assert sorted(p.name for p in paper.rglob("*") if p.is_file()) == ["fig1.tex", "main.tex", "results.csv"]
+
+    # a previous report's folder: its listed tables and figures are replaced, a stale one removed, others kept
+    out = tmp_path / "r"
+    run_report(logs, out, notebook=notebook, progress=False)
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    (out / "tables" / "old.csv").write_text("x\n", encoding="utf-8")  # as if an earlier notebook had written it
+    prov["outputs"]["tables/old.csv"] = "0" * 64
+    (out / "provenance.json").write_text(json.dumps(prov), encoding="utf-8")
+    (out / "tables" / "notes.csv").write_text("mine\n", encoding="utf-8")
+    run_report(logs, out, notebook=notebook, progress=False)
+    assert not (out / "tables" / "old.csv").exists()
+    assert (out / "tables" / "notes.csv").read_text(encoding="utf-8") == "mine\n"
+    listed = json.loads((out / "provenance.json").read_text(encoding="utf-8"))["outputs"]
+    assert sorted(listed) == ["figures/arms.pdf", "figures/arms.png", "tables/arms.csv", "tables/arms.parquet",
+                              "tables/arms.tex"]

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import platform
-import shutil
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -111,6 +110,39 @@ def _load_spec(spec: str | os.PathLike[str] | Mapping[str, Any] | None) -> tuple
     return data, os.fspath(path.resolve())
 
 
+def _clear_previous_report(out: Path) -> None:
+    """Make ``out`` ready for a report without deleting anything the report did not write.
+
+    A missing or empty folder is fine. A folder holding a previous report (its ``provenance.json``) loses the
+    table and figure files that report listed, so none is left over from it; every other file stays. Any
+    other folder with files in it is refused: the report would overwrite or mix with files it did not make.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ReportError(f"output folder {os.fspath(out)!r} is a file; give a folder for the report (-o DIR)")
+    prov_path = out / "provenance.json"
+    if not prov_path.is_file():
+        present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir())
+        if present:
+            shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
+            raise ReportError(f"output folder {os.fspath(out)!r} already holds files that no earlier report wrote "
+                              f"({shown}); the report writes figures/, tables/ and report.html there and would mix "
+                              f"with or replace them: give a new or empty folder, or the folder of a previous report")
+        return
+    try:
+        previous = json.loads(prov_path.read_text(encoding="utf-8"))
+        listed = list(previous["outputs"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ReportError(f"{os.fspath(prov_path)!r} is not the provenance of a welfare report ({err}); "
+                          f"give a new or empty folder, or remove the file if the folder is yours to reuse") from err
+    root = out.resolve()
+    for name in [*listed, MANIFEST_NAME]:
+        path = (out / str(name)).resolve()
+        if (path.parent.name in ("tables", "figures") and path.parent.parent == root) or path == root / MANIFEST_NAME:
+            path.unlink(missing_ok=True)
+
+
 def _json_default(value: Any) -> Any:
     return str(value)
 
@@ -134,7 +166,8 @@ def run_report(
         Log files, directories or globs (any format :func:`welfare.load` reads). Passed to the
         notebook as the parameter ``logs`` (absolute paths of every file, sorted as found).
     output_dir
-        Folder to write into (created; files of a previous run with the same names are replaced).
+        Folder to write into: new, empty, or the folder of a previous report, whose table and figure files
+        are replaced (files it did not write are kept). Any other folder with files is refused.
     spec
         Analysis spec: a YAML/JSON file or a mapping; passed as the parameter ``spec`` (a path;
         a mapping is first written to ``output_dir/spec.json``) and recorded in the provenance.
@@ -179,17 +212,8 @@ def run_report(
     steps.set_postfix_str("hashing inputs")
     inputs = [{"path": os.fspath(p), "sha256": _sha256(p), "bytes": p.stat().st_size} for p in files]
     spec_data, spec_path = _load_spec(spec)
-    out.mkdir(parents=True, exist_ok=True)
-    for sub in ("figures", "tables"):
-        if (out / sub).is_dir():
-            shutil.rmtree(out / sub)
-    manifest_path = out / MANIFEST_NAME
-    if manifest_path.exists():
-        manifest_path.unlink()
-    if spec_data is not None and spec_path is None:
-        spec_file = out / "spec.json"
-        spec_file.write_text(json.dumps(spec_data, indent=2, sort_keys=True, default=_json_default) + "\n",
-                             encoding="utf-8")
+    spec_file = out / "spec.json" if spec_data is not None and spec_path is None else None
+    if spec_file is not None:
         spec_path = os.fspath(spec_file.resolve())
     steps.update()
 
@@ -205,6 +229,13 @@ def run_report(
     values.update(parameters or {})
     values = {k: v for k, v in values.items() if k in known or k in (parameters or {})}
     inject_parameters(nb, values)
+    # the folder is touched only once everything above is known to be fine
+    _clear_previous_report(out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest_path = out / MANIFEST_NAME
+    if spec_file is not None:
+        spec_file.write_text(json.dumps(spec_data, indent=2, sort_keys=True, default=_json_default) + "\n",
+                             encoding="utf-8")
     steps.update()
 
     steps.set_postfix_str(f"running {nb_path.name}")
@@ -222,7 +253,9 @@ def run_report(
     steps.set_postfix_str("writing provenance and HTML")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.exists() else {}
     metrics, lexicons = _metric_versions()
-    outputs = sorted(p for sub in ("tables", "figures") if (out / sub).is_dir() for p in (out / sub).iterdir())
+    # only the files the notebook registered: anything else in the folder is not the report's
+    outputs = sorted({out / f for kind in ("tables", "figures") for entry in manifest.get(kind, [])
+                      for f in entry["files"] if (out / f).is_file()})
     provenance = {
         "welfare_version": __version__,
         "python": sys.version.split()[0],
