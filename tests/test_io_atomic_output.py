@@ -63,3 +63,31 @@ def test_a_missing_folder_or_a_folder_as_target_is_named(tmp_path):
         pass
     with pytest.raises(IsADirectoryError, match="it is a folder; name a file"), atomic_output(tmp_path):
         pass
+
+
+class _LateFailure(Exception):
+    pass
+
+
+@pytest.mark.parametrize("name", ["run.jsonl", "run.jsonl.gz", "run.parquet", "run.eval", "export.conversations.json",
+                                  "rows.csv"])
+def test_every_writer_behind_welfare_io_write_leaves_no_shorter_file(tmp_path, name):
+    import welfare
+    import welfare.io
+
+    first = welfare.Transcript.from_dict({"id": "c1", "messages": [{"role": "user", "content": "hi"},
+                                                                    {"role": "assistant", "content": "hello"}]})
+
+    def stream():
+        yield first
+        raise _LateFailure("the second record could not be read")
+
+    out = tmp_path / name
+    with pytest.raises(_LateFailure):
+        welfare.io.write(stream(), out)
+    assert os.listdir(tmp_path) == []  # neither a shorter file nor a leftover partial one
+    assert welfare.io.write([first], out) >= 1  # records written: a conversation, or its rows in a table
+    before = out.read_bytes()
+    with pytest.raises(_LateFailure):
+        welfare.io.write(stream(), out)
+    assert out.read_bytes() == before and os.listdir(tmp_path) == [name]  # the earlier file is kept whole

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from welfare.io._base import FORMATS, LoadReport, UnknownFormatError, logical_name
+from welfare.io._common import atomic_output
 from welfare.io._json import dumps
 from welfare.io._load import load
 from welfare.transcript import Transcript
@@ -77,7 +78,8 @@ def write(transcripts: Iterable[Transcript], path: str | os.PathLike[str], *, fo
     """
     fmt = format or format_for_path(path)
     if fmt == "message_table":
-        return write_message_table(transcripts, path)
+        with atomic_output(path) as partial:
+            return write_message_table(transcripts, partial)
     spec = FORMATS.get(fmt)
     if spec is None or spec.write is None:
         raise UnknownFormatError(f"cannot write format {fmt!r}", path=os.fspath(path),
@@ -87,7 +89,10 @@ def write(transcripts: Iterable[Transcript], path: str | os.PathLike[str], *, fo
     if unknown:
         raise ValueError(f"the {fmt} writer takes no option {unknown[0]!r}; its options: "
                          + (", ".join(accepted) or "none"))
-    return int(spec.write(transcripts, path, **options))
+    # every format writes to a temporary file renamed into place when complete: a record that fails half-way
+    # (or an interrupt) leaves no shorter file that reads back without error, and keeps any file already there
+    with atomic_output(path) as partial:
+        return int(spec.write(transcripts, partial, **options))
 
 
 def message_rows(t: Transcript) -> list[dict[str, Any]]:
@@ -145,23 +150,16 @@ def convert_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
                  write_options: dict[str, Any] | None = None) -> tuple[int, str]:
     """Stream logs from ``paths`` into ``out`` in format ``to`` (default: from the name). Returns (written, format).
 
-    The output is written to a temporary file next to ``out`` (its folder is created when missing)
-    and renamed when complete, so a strict load that fails half-way leaves no partial output. ``report`` receives the load counts.
+    The output's folder is created when missing; :func:`write` writes to a temporary file there and renames it
+    when complete, so a strict load that fails half-way leaves no partial output. ``report`` receives the load
+    counts.
     """
     fmt = to or format_for_path(out)
     if fmt not in writable_formats():
         raise UnknownFormatError(f"cannot write format {fmt!r}", path=os.fspath(out),
                                  expected="one of: " + ", ".join(writable_formats()), found=repr(fmt))
-    target = os.fspath(out)
-    folder, base = os.path.split(target)
+    folder = os.path.dirname(os.fspath(out))
     if folder:
         os.makedirs(folder, exist_ok=True)  # the output's folder is created, like the output itself
-    partial = os.path.join(folder, f".partial-{os.getpid()}-{base}")
     stream = load(paths, format=format, strict=strict, report=report, **(read_options or {}))
-    try:
-        written = write(stream, partial, format=fmt, **(write_options or {}))
-        os.replace(partial, target)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
-    return written, fmt
+    return write(stream, out, format=fmt, **(write_options or {})), fmt
