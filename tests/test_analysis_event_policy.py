@@ -303,3 +303,25 @@ def test_ended_again_counts_follow_ups_without_an_outcome() -> None:
     # the distress comparison still needs both values: only c1 -> c2 is a complete pair
     diff = res[res.contrast == "new_chat - ended"].iloc[0]
     assert diff.estimate == pytest.approx(0.6 - 0.8) and diff.n_obs == 2
+
+
+def test_ended_again_counts_each_branch_follow_up_once() -> None:
+    # k1: branches a and b ended by the assistant, c not; k2: d and e ended, f and g not; k3: h ended, i not;
+    # k4: one branch only (no branch follow-up). Read as one ending then the other branches: k1 gives 1 ended
+    # again of 2, k2 1 of 3, k3 0 of 1, so 2 of 6. Listing each ended branch's siblings gave 2/4 + 2/6 + 0/1 = 4 of
+    # 11, counting a and b as each other's "ended again".
+    ended = {"a", "b", "d", "e", "h", "j"}
+    rows = [(conv, b, b in "cgij", "u" + conv, "2026-01-01T10:00:00Z", "assistant" if b in ended else "none", 0.5)
+            for conv, branches in [("k1", "abc"), ("k2", "defg"), ("k3", "hi"), ("k4", "j")] for b in branches]
+    convs = pd.DataFrame(rows, columns=["conversation_id", "branch_id", "is_active_branch", "user_id",
+                                        "started_at", "ended_by", "distress_mean"])
+    res = after_ending(convs, n_boot=50)
+    again = res[(res.outcome == "ended_again") & (res.contrast == "branch")].iloc[0]
+    assert (again["count"], again.n_obs) == (2, 6) and again.estimate == pytest.approx(2 / 6)
+    low, high = proportion_confint(2, 6, method="wilson")
+    assert (again.ci_low, again.ci_high) == pytest.approx((low, high))
+    # the link table still lists every (ended branch, sibling) pair; the share of endings with a branch is per ending
+    links = follow_ups(convs)
+    assert (links.follow_up_kind == "branch").sum() == 4 + 6 + 1
+    share = res[(res.outcome == "follow_up") & (res.contrast == "branch")].iloc[0]
+    assert (share["count"], share.n_obs) == (5, 6)  # j (k4) has no other branch

@@ -77,8 +77,10 @@ def follow_ups(
 
     * ``new_chat``: a conversation whose ``previous_conversation_id`` is the ended one, when that column exists
       and links anything; otherwise the user's next conversation by ``time`` (active branch).
-    * ``branch``: another branch of the same conversation (the user edited an earlier message). Without
-      per-message times the table cannot tell whether that branch was made before or after the ending.
+    * ``branch``: every other branch of the same conversation (the user edited an earlier message). The
+      conversation table has neither branch creation times nor fork points, so it cannot tell whether that
+      branch was made before or after the ending; two ended branches of one conversation are each listed as
+      the other's follow-up.
     * ``none``: neither was found.
 
     Returns
@@ -140,6 +142,17 @@ def _times(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, utc=True, errors="coerce").astype("datetime64[us, UTC]")
 
 
+def _branches_ended_again(conversations: pd.DataFrame) -> pd.Series:
+    """1/0 per branch follow-up, ended again or not: per conversation with ``B >= 2`` branches, ``E >= 1`` of them
+    ended by the assistant, ``E - 1`` ones and ``B - E`` zeros (one ending, then the other branches)."""
+    ended = conversations["ended_by"].eq("assistant")
+    per_conversation = ended.groupby(conversations["conversation_id"]).agg(["size", "sum"])
+    per_conversation = per_conversation[(per_conversation["size"] >= 2) & (per_conversation["sum"] >= 1)]
+    again = int((per_conversation["sum"] - 1).sum())
+    follow_up_branches = int((per_conversation["size"] - 1).sum())
+    return pd.Series(np.r_[np.ones(again), np.zeros(follow_up_branches - again)])
+
+
 def after_ending(
     conversations: pd.DataFrame,
     *,
@@ -160,6 +173,16 @@ def after_ending(
     ``outcome`` value: ``count`` are the ones the assistant ended (``ended_by == "assistant"``), ``n_obs`` all of
     them, and any other ending (user, system, none) counts as not ended again. See :func:`follow_ups` for how
     follow-ups are found. No ended branch: every estimate is NaN.
+
+    Branches: the table does not say in which order a conversation's branches were made, so a conversation
+    with ``B`` branches, ``E >= 1`` of them ended by the assistant, is read as one ending followed by the other
+    ``B - 1`` branches, ``E - 1`` of which the assistant ended again; ``ended_again`` for ``branch`` counts
+    each branch once in this way (``count`` = sum of ``E - 1``, ``n_obs`` = sum of ``B - 1``). Which ended
+    branch came first is unknown and does not change these counts. (Listing each ended branch's siblings, as
+    :func:`follow_ups` does, would count a branch once per ended sibling and two ended siblings as each other's
+    "ended again": 2 of 4 for branches a, b ended and c not, instead of 1 of 2.) The ``branch - ended``
+    difference uses the pairs :func:`follow_ups` lists, so it averages over which ended branch came first: a
+    pair of two ended branches enters both ways and cancels.
 
     Returns
     -------
@@ -198,8 +221,9 @@ def after_ending(
         rows.append(row)
         # every follow-up of this kind counts, whether or not it has an outcome value: one the assistant did not
         # end is a 0 (follow_ups gives follow_up_ended as 0/1 for every follow-up it found)
-        again = _wilson_row("ended_again", kind, links.loc[links["follow_up_kind"] == kind, "follow_up_ended"],
-                            confidence, contrast=kind)
+        ended_flags = (links.loc[links["follow_up_kind"] == kind, "follow_up_ended"] if kind == "new_chat"
+                       else _branches_ended_again(conversations))
+        again = _wilson_row("ended_again", kind, ended_flags, confidence, contrast=kind)
         again["method"] = f"share of {kind} follow-ups the assistant ended again; Wilson score interval"
         rows.append(again)
     return make_result(rows, ("group", "count"))
