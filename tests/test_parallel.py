@@ -160,6 +160,13 @@ def test_strict_error_names_the_absolute_line(tmp_path: Path, corpus: Path) -> N
         score_files(path, tmp_path / "out.parquet", jobs=2, chunk_bytes=30_000, metrics=["refusal"])
     assert got.value.line == expected.value.line == line
     assert str(got.value) == str(expected.value)
+    # no table holding only the records before the bad line is left behind, nor a temporary file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl"]
+    (tmp_path / "out.csv").write_text("an earlier run's table\n")
+    with pytest.raises(welfare.LogFormatError):
+        score_files(path, tmp_path / "out.csv", jobs=1, chunk_bytes=30_000, metrics=["refusal"])
+    assert (tmp_path / "out.csv").read_text() == "an earlier run's table\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jsonl", "out.csv"]
 
 
 def test_lenient_report_matches_load(tmp_path: Path, corpus: Path) -> None:

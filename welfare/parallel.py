@@ -26,12 +26,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 from welfare.io import FORMATS, LoadReport, RecordError, Rejected, detect_format, expand_paths
 from welfare.io._base import UTF8_BOM
+from welfare.io._common import atomic_output
 from welfare.io.canonical import parse_canonical_line
 from welfare.transcript import Transcript
 
@@ -439,7 +441,24 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
 
     out_path = Path(out)
     conv_path = conversations_path(out_path)
-    writers = [_PartWriter(out_path, out_format), _PartWriter(conv_path, out_format)]
+    with ExitStack() as outputs:
+        # both tables go to temporary files renamed into place only when every unit merged: a strict failure
+        # (or an interrupt) leaves no table that holds only the records before the bad one
+        partial = [Path(outputs.enter_context(atomic_output(p))) for p in (out_path, conv_path)]
+        final = _merge_into(results, partial, out_path, conv_path, out_format, inputs, report, strict)
+    if out_format != "parquet":
+        side = out_path.with_name(out_path.stem + ".provenance.json")
+        with atomic_output(side) as tmp:
+            Path(tmp).write_text(json.dumps(final, indent=2), encoding="utf-8")
+        final["outputs"]["provenance"] = str(side)
+    return final
+
+
+def _merge_into(results: Iterable[UnitResult], partial: list[Path], out_path: Path, conv_path: Path,
+                out_format: str, inputs: Callable[[], list[dict[str, Any]]] | Sequence[dict[str, Any]],
+                report: LoadReport | None, strict: bool) -> dict[str, Any]:
+    """:func:`merge_units`' work on the two (temporary) files ``partial``; the provenance names the final paths."""
+    writers = [_PartWriter(partial[0], out_format), _PartWriter(partial[1], out_format)]
     rep = report if report is not None else LoadReport()
     prov: dict[str, Any] = {}
     listed: list[dict[str, Any]] | None = None
@@ -476,13 +495,8 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
             w.close()
     if failure is not None:
         raise failure
-    final = {**provenance(), "rows": rows, "branches": branches,
-             "outputs": {"messages": str(out_path), "conversations": str(conv_path)}}
-    if out_format != "parquet":
-        side = out_path.with_name(out_path.stem + ".provenance.json")
-        side.write_text(json.dumps(final, indent=2), encoding="utf-8")
-        final["outputs"]["provenance"] = str(side)
-    return final
+    return {**provenance(), "rows": rows, "branches": branches,
+            "outputs": {"messages": str(out_path), "conversations": str(conv_path)}}
 
 
 # --------------------------------------------------------------------------------------------------
