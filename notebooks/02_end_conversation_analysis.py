@@ -61,35 +61,34 @@ import pandas as pd
 import welfare
 import welfare.analysis as wa
 import welfare.plots as wp
-from welfare.report import ReportOutputs
-from welfare.score import CONVERSATION_KEYS, MESSAGE_KEYS
+from welfare.report import ReportOutputs, check_analysis_inputs
+from welfare.score import CONVERSATION_KEYS
 
 wp.use_style()
 out = ReportOutputs(output_dir)
 user_spec = (dict(spec) if isinstance(spec, dict) else wa.read_spec(spec)) if spec else {}
-arm = user_spec.get("arm", "condition")
-if not isinstance(arm, str) or not arm:
-    raise wa.SpecError(f"arm must name a column or a metadata key of the logs, found {arm!r}", field="arm",
-                       source=str(spec))
-control_arm = str(user_spec.get("control", control_arm))  # arms from the logs' metadata are text
-# arm and cluster columns that are neither fixed keys nor metrics of the tables come from the logs' metadata
-columns = {*CONVERSATION_KEYS, *(m.name for m in welfare.list_metrics())}
-if arm in columns and arm not in MESSAGE_KEYS:
-    raise wa.SpecError(f"arm {arm!r} is a score column, not a study condition: give condition, model, user_id or a "
-                       f"metadata key of the logs (welfare info LOGS lists them)", field="arm", source=str(spec))
 convs = welfare.load_all(logs)
-# a new chat names the conversation it follows (metadata previous_conversation_id) when the logs record it; the
+# The arm and cluster keys, outcomes and event-study parameters, checked before anything is scored (welfare report
+# runs the same check before it starts this notebook): a typo is an error naming the valid keys.
+plan = check_analysis_inputs(convs, user_spec, control_arm=control_arm, event_anchor=event_anchor,
+                             event_metric=event_metric, event_window=event_window, n_boot=n_boot,
+                             source=str(spec) if spec else None)
+arm, control_arm = plan.arm, plan.control  # arms from the logs' metadata are text
+if plan.note:
+    print(plan.note)
+# arm and cluster columns that are neither fixed keys nor metrics of the tables come from the logs' metadata;
+# a new chat names the conversation it follows (metadata previous_conversation_id) when the logs record it: the
 # after-ending analysis uses that link, and the user's next conversation by time only when no log records one
+columns = {*CONVERSATION_KEYS, *(m.name for m in welfare.list_metrics())}
 new_chat_link = "previous_conversation_id"
 linked = any(t.metadata.get(new_chat_link) for t in convs)
 carried = [c for c in dict.fromkeys((arm, user_spec.get("cluster"), new_chat_link if linked else None))
            if isinstance(c, str) and c not in columns]
 scores = welfare.score(convs, metadata=carried)
 messages, conversations = scores.messages, scores.conversations
-arms = sorted(conversations[arm].dropna().astype(str).unique()) if arm in conversations else []
-if not arms:
-    print(f"No conversation has a value for the arm column {arm!r}, so nothing compares arms (no effects, no "
-          f"differences); the figures pool all conversations. `welfare info LOGS` lists the logs' metadata keys.")
+if not plan.arms:  # one pool, labelled as such in every table and figure
+    conversations[arm], messages[arm] = "all", "all"
+arms = sorted(conversations[arm].dropna().astype(str).unique())
 print(f"{len(convs)} conversations, {len(conversations)} branches, arm column {arm!r}: {arms}")
 colours = wp.arm_colors(arms)  # one colour per arm in every figure, also where an arm has no rows
 
@@ -146,12 +145,9 @@ else:
 if skip:
     print(f"No event study: {skip}.")
 else:
-    by_arm = len(arms) > 1 and control_arm in arms
-    if not arms:
-        print("No arms in these logs; one trajectory over all active branches.")
-    elif not by_arm:
-        print(f"Comparing arms needs the control arm {control_arm!r} and at least one other arm; the arms here are "
-              f"{arms}, so this is one trajectory over all active branches.")
+    by_arm = plan.compare
+    if not by_arm:
+        print("One trajectory over all active branches (no comparison of arms, see the note at the top).")
     cluster = "user_id" if active_messages["user_id"].notna().all() else None
     event = wa.event_study(active_messages, event_metric, event_anchor, window=event_window, role="assistant",
                            arm=arm if by_arm else None,
@@ -215,8 +211,10 @@ if "distress_mean" in conversations.columns:
     default_spec["after_ending"] = {"outcome": "distress_mean"}
 if "design" in user_spec:
     default_spec.pop("method")
-analysis_spec = wa.validate_spec({**default_spec, **user_spec, "control": control_arm},
-                                 source=str(spec) if spec else None)
+merged_spec = {**default_spec, **user_spec, "control": control_arm}
+if not plan.compare and merged_spec["design"] in ("between", "paired"):
+    merged_spec.update(design="none", method="bootstrap")  # nothing to compare: describe (see the note at the top)
+analysis_spec = wa.validate_spec(merged_spec, source=str(spec) if spec else None)
 {k: v for k, v in analysis_spec.items() if v not in (None, [], {})}
 
 # %%

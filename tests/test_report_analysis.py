@@ -9,7 +9,7 @@ import pytest
 
 import welfare
 import welfare.analysis as wa
-from welfare.report import run_report
+from welfare.report import ReportError, check_analysis_inputs, run_report
 from welfare.simulate import SimulationConfig, simulate
 
 
@@ -41,3 +41,63 @@ def test_after_ending_uses_the_logged_new_chat_link(tmp_path: Path) -> None:
     assert got == by_link
     notebook = (tmp_path / "r" / "02_end_conversation_analysis.ipynb").read_text(encoding="utf-8")
     assert "whose previous_conversation_id names the ended one" in notebook
+
+
+def _notebook_prints(folder: Path) -> str:
+    import nbformat
+
+    nb = nbformat.read(folder / "02_end_conversation_analysis.ipynb", as_version=4)
+    return "".join(out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
+                   if out.get("name") == "stdout")
+
+
+def test_an_arm_key_no_conversation_has_is_an_error_before_the_notebook(tmp_path: Path) -> None:
+    logs, _ = _simulated(tmp_path, n_conversations=4, seed=1)
+    with pytest.raises(ReportError, match=r"arm 'condtion' is neither a column .* nor a metadata key of any "
+                                          r"conversation.*persona.*Did you mean 'condition'"):
+        run_report([logs], tmp_path / "r", spec={"arm": "condtion"}, progress=False)
+    assert not (tmp_path / "r").exists()  # refused before the notebook ran or anything was written
+    with pytest.raises(ReportError, match=r"control 'no_end_tol' is not an arm of the logs; the arms in 'condition' "
+                                          r"are \['end_tool_last_resort', 'no_end_tool'\]"):
+        run_report([logs], tmp_path / "r", parameters={"control_arm": "no_end_tol"}, progress=False)
+    with pytest.raises(ReportError, match="'started_at' is a score column"):
+        run_report([logs], tmp_path / "r", spec={"arm": "started_at"}, progress=False)
+
+
+def test_arms_found_in_the_logs() -> None:
+    convs = [welfare.Transcript.from_dict({"id": f"c{i}", "metadata": meta,
+                                           "messages": [{"role": "user", "content": "hi"}]})
+             for i, meta in enumerate([{"variant": "a"}, {"variant": "b"}, {}])]
+    both = check_analysis_inputs(convs, {"arm": "variant", "control": "a"})
+    assert (both.arm, both.arms, both.compare, both.note) == ("variant", ["a", "b"], True, None)
+    one = check_analysis_inputs(convs[:1], {"arm": "variant", "control": "a"})
+    assert one.arms == ["a"] and not one.compare and "one arm ('a' in 'variant')" in str(one.note)
+    none = check_analysis_inputs(convs)  # the default arm key, condition, is a column every table has
+    assert none.arms == [] and not none.compare and "describes all conversations together" in str(none.note)
+    with pytest.raises(wa.SpecError, match="Did you mean 'variant'"):
+        check_analysis_inputs(convs, {"arm": "varaint"})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arms", [["end_tool_early"], None])
+def test_logs_with_one_arm_or_none_give_a_descriptive_report(tmp_path: Path, arms: list[str] | None) -> None:
+    logs, convs = _simulated(tmp_path, n_conversations=8, seed=2, arms=arms or ["end_tool_early"])
+    if arms is None:  # logs that record no arm at all
+        for t in convs:
+            t.metadata.pop("condition", None)
+        welfare.write_canonical(convs, logs)
+    result = run_report([logs], tmp_path / "r", parameters={"n_boot": 20}, progress=False)
+    printed = _notebook_prints(tmp_path / "r")
+    tables = {p.name for p in (tmp_path / "r" / "tables").iterdir()}
+    assert "effects.csv" not in tables and "overview.csv" in tables
+    overview = pd.read_csv(tmp_path / "r" / "tables" / "overview.csv")
+    assert overview["conversations"].sum() == len(convs)
+    if arms:
+        assert "The logs have one arm ('end_tool_early' in 'condition')" in printed.splitlines()[0]
+        assert overview["condition"].tolist() == ["end_tool_early"]
+    else:
+        assert "No conversation has a value for the arm key 'condition'" in printed.splitlines()[0]
+        assert overview["condition"].tolist() == ["all"]
+        audit = pd.read_csv(tmp_path / "r" / "tables" / "policy_audit.csv")
+        assert set(audit["group"]) == {"condition=all"}
+    assert result.html.exists() and "Traceback" not in result.html.read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ See docs/report.md.
 
 from __future__ import annotations
 
+from welfare.report._checks import AnalysisArms, check_analysis_inputs
 from welfare.report._html import sanitize_html
 from welfare.report._notebook import (
     NotebookExecutionError,
@@ -23,6 +24,7 @@ from welfare.report._viewer import ViewerInputError, render_transcript_html, wri
 
 __all__ = [
     "DEFAULT_NOTEBOOK",
+    "AnalysisArms",
     "NotebookExecutionError",
     "NotebookParameterError",
     "ReportError",
@@ -30,6 +32,7 @@ __all__ = [
     "ReportOutputs",
     "ReportResult",
     "ViewerInputError",
+    "check_analysis_inputs",
     "execute_notebook",
     "find_notebook",
     "frame_to_latex",

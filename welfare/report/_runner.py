@@ -143,6 +143,23 @@ def _clear_previous_report(out: Path) -> None:
             path.unlink(missing_ok=True)
 
 
+def _check_analysis(files: Sequence[Path], spec_data: Mapping[str, Any] | None, spec_path: str | None,
+                    values: Mapping[str, Any]) -> None:
+    """The default notebook's checks of the spec and its parameters, run before the notebook (seconds, not after
+    scoring, and without a notebook traceback): a mistyped key is a ReportError naming the valid ones."""
+    import welfare
+    from welfare.report._checks import check_analysis_inputs
+
+    convs = welfare.load_all(files)
+    try:
+        check_analysis_inputs(convs, spec_data, control_arm=values.get("control_arm", "no_end_tool"),
+                              event_anchor=values.get("event_anchor"), event_metric=values.get("event_metric"),
+                              event_window=values.get("event_window", 0), n_boot=values.get("n_boot", 1),
+                              source=spec_path)
+    except ValueError as err:
+        raise ReportError(str(err)) from err
+
+
 def _json_default(value: Any) -> Any:
     return str(value)
 
@@ -229,6 +246,8 @@ def run_report(
     values.update(parameters or {})
     values = {k: v for k, v in values.items() if k in known or k in (parameters or {})}
     inject_parameters(nb, values)
+    if nb_path.stem == DEFAULT_NOTEBOOK:
+        _check_analysis(files, spec_data, spec_path if spec_file is None else None, {**known, **values})
     # the folder is touched only once everything above is known to be fine
     _clear_previous_report(out)
     out.mkdir(parents=True, exist_ok=True)
