@@ -54,6 +54,8 @@ def test_alignment_counts_turns_of_the_role_from_the_anchor() -> None:
     pd.testing.assert_series_equal(by_expression.relative_turn, aligned.relative_turn)
     with pytest.raises(AnalysisInputError, match="neither a message column nor an expression"):
         align_to_anchor(msgs, "no_such_column > 1")
+    with pytest.raises(AnalysisInputError, match=r"role must be one of .*'assistent'"):
+        align_to_anchor(msgs, "refused", role="assistent")  # a typo aligned nothing, silently
     # a metric column is not a per-branch anchor index: it would silently anchor every branch at its first message
     with pytest.raises(AnalysisInputError, match=r"varies within branches.*distress >= 0\.5"):
         align_to_anchor(msgs, "distress")

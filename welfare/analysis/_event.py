@@ -18,6 +18,7 @@ from welfare.analysis._results import (
     require_columns,
     resolve_levels,
 )
+from welfare.transcript import ROLES
 
 __all__ = ["align_to_anchor", "event_study"]
 
@@ -80,6 +81,8 @@ def align_to_anchor(
     counts every message.
     """
     require_columns(messages, [order, "role" if role is not None else None], argument="messages")
+    if role is not None and role not in ROLES:  # a misspelt role would silently align nothing
+        raise AnalysisInputError(f"role must be one of {list(ROLES)} or None (every message), got {role!r}")
     if not isinstance(occurrence, (int, np.integer)) or occurrence < 1:
         raise AnalysisInputError(f"occurrence must be a positive integer (1 = first anchor), got {occurrence!r}")
     frame = messages.copy()
