@@ -35,8 +35,9 @@
 #   `previous_conversation_id` when the logs record that link, else the same user's next
 #   conversation by `started_at` (in any arm); the report says which it used.
 #
-# Intervals are percentile cluster-bootstrap intervals (users resampled); p-values are adjusted
-# across outcomes (Holm). The metrics score expressed text, not inner states; self-reports shift
+# By default, intervals are 95% percentile cluster-bootstrap intervals (users resampled) and p-values
+# are adjusted across outcomes (Holm); a spec can choose another method, level or correction, and the
+# captions name the ones used. The metrics score expressed text, not inner states; self-reports shift
 # with context and training.
 #
 # `welfare report LOGS -o DIR [--spec SPEC]` runs this notebook on new logs with the parameters below.
@@ -215,6 +216,7 @@ merged_spec = {**default_spec, **user_spec, "control": control_arm}
 if not plan.compare and merged_spec["design"] in ("between", "paired"):
     merged_spec.update(design="none", method="bootstrap")  # nothing to compare: describe (see the note at the top)
 analysis_spec = wa.validate_spec(merged_spec, source=str(spec) if spec else None)
+level = f"{100 * analysis_spec['confidence']:g}%"  # the interval level every caption below states
 {k: v for k, v in analysis_spec.items() if v not in (None, [], {})}
 
 # %%
@@ -233,7 +235,12 @@ sorted(results)
 if "effects" in results:
     effects = out.table("effects", results["effects"], caption="Effect of each arm against the control arm")
     no_estimate = list(dict.fromkeys(effects.loc[effects["estimate"].isna(), "outcome"]))
-    caption = "Differences in means with 95% cluster-bootstrap intervals; one panel per outcome, each on its own scale"
+    # the caption names the interval level and the estimator the spec actually used (the table's method column)
+    methods = " | ".join(dict.fromkeys(effects.loc[effects["estimate"].notna(), "method"].astype(str)))
+    correction = analysis_spec["correction"]
+    caption = (f"Estimates with {level} intervals ({methods}); p-values "
+               f"{'not adjusted' if correction == 'none' else f'adjusted across outcomes ({correction})'}; "
+               f"one panel per outcome, each on its own scale")
     if no_estimate:
         caption += f". No estimate, not shown: {', '.join(no_estimate)}"
     if effects.empty:
@@ -255,7 +262,7 @@ if "policy_audit" in results:
     audit = out.table("policy_audit", results["policy_audit"], caption="Ending-policy categories per arm")
     fig, ax = plt.subplots(figsize=wp.figure_size("double", aspect=0.4))
     wp.policy_audit_plot(audit, ax=ax, colors=colours)
-    out.figure("policy_audit", fig, caption="Share of branches per ending-policy category (Wilson 95%)")
+    out.figure("policy_audit", fig, caption=f"Share of branches per ending-policy category (Wilson {level})")
 else:
     print("The conversation table has no ending_policy column in this version; no policy audit.")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -101,3 +102,19 @@ def test_logs_with_one_arm_or_none_give_a_descriptive_report(tmp_path: Path, arm
         audit = pd.read_csv(tmp_path / "r" / "tables" / "policy_audit.csv")
         assert set(audit["group"]) == {"condition=all"}
     assert result.html.exists() and "Traceback" not in result.html.read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_captions_name_the_method_and_level_the_spec_used(tmp_path: Path) -> None:
+    logs, _ = _simulated(tmp_path, n_conversations=16, seed=4)
+    run_report([logs], tmp_path / "r", spec={"method": "ols", "confidence": 0.9, "correction": "bonferroni"},
+               parameters={"n_boot": 20}, progress=False)
+    manifest = json.loads((tmp_path / "r" / "outputs.json").read_text(encoding="utf-8"))
+    captions = {entry["name"]: entry["caption"] for entry in manifest["figures"]}
+    effects = pd.read_csv(tmp_path / "r" / "tables" / "effects.csv")
+    method = effects.dropna(subset=["estimate"])["method"].iloc[0]
+    assert method.startswith("OLS arm coefficient; cluster-robust")
+    assert captions["effects"].startswith(f"Estimates with 90% intervals ({method}); p-values adjusted across "
+                                          f"outcomes (bonferroni)")
+    assert "95%" not in captions["effects"] and "bootstrap" not in captions["effects"]
+    assert captions["policy_audit"].endswith("(Wilson 90%)")
