@@ -285,3 +285,23 @@ def test_a_platform_refusal_stop_is_not_an_assistant_ending() -> None:
     row = score([t]).conversations.iloc[0]
     assert (row.ended_by, row.ending_method) == ("system", "stop_reason")
     assert row.ended_by_assistant == 0 and row.ending_policy == "not_ended"
+
+
+@pytest.mark.parametrize("entry", ["score", "iter_score", "write_scores"])
+def test_a_path_is_a_type_error_that_says_to_load_it(tmp_path: Path, entry: str) -> None:
+    path = _write_jsonl(tmp_path / "logs.jsonl", _transcripts(2))
+    out = tmp_path / "scores.parquet"
+    calls = {"score": score, "iter_score": lambda x: next(iter_score(x)), "write_scores": lambda x: write_scores(x, out)}
+    for given in (str(path), path):
+        with pytest.raises(TypeError, match=r"not a path.*welfare\.load\(path\)"):
+            calls[entry](given)
+    assert not out.exists()
+
+
+def test_items_that_are_not_transcripts_are_a_type_error_naming_the_position() -> None:
+    good = _transcripts(1)
+    with pytest.raises(TypeError, match="found dict at position 1"):
+        score([*good, good[0].to_dict()])
+    with pytest.raises(TypeError, match=r"found a dict; .*Transcript\.from_dict"):
+        score(good[0].to_dict())  # type: ignore[arg-type]
+    assert len(score(good).conversations) == 1

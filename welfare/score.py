@@ -303,6 +303,35 @@ def _score_chunk(chunk: Sequence[Transcript], matcher: Matcher, metrics: Sequenc
     return messages, conversations
 
 
+def _checked(transcripts: Any, caller: str) -> Iterable[Transcript]:
+    """``transcripts`` as an iterable of transcripts; a path, text or mapping is a ``TypeError`` saying to load it.
+
+    A path is refused rather than loaded so that the caller chooses strict or lenient loading (and sees
+    the :class:`~welfare.io.LoadReport`): the README's flow is ``welfare.load`` then ``welfare.score``.
+    """
+    if isinstance(transcripts, Transcript):
+        return [transcripts]
+    if isinstance(transcripts, str | bytes | os.PathLike):
+        raise TypeError(f"{caller}() takes transcripts, not a path or text: found {transcripts!r}; load the logs "
+                        f"first, e.g. {caller}(welfare.load(path)) (welfare.load(path, strict=False, report=rep) "
+                        f"to skip bad records)")
+    if isinstance(transcripts, dict):
+        raise TypeError(f"{caller}() takes transcripts, found a dict; for one conversation record use "
+                        f"{caller}([welfare.Transcript.from_dict(record)])")
+    if not isinstance(transcripts, Iterable):
+        raise TypeError(f"{caller}() takes an iterable of transcripts (e.g. welfare.load(path)), "
+                        f"found {type(transcripts).__name__}")
+    return _each_transcript(transcripts, caller)
+
+
+def _each_transcript(transcripts: Iterable[Any], caller: str) -> Iterator[Transcript]:
+    for position, t in enumerate(transcripts):
+        if not isinstance(t, Transcript):
+            raise TypeError(f"{caller}() takes Transcript objects (from welfare.load or welfare.Transcript.from_dict), "
+                            f"found {type(t).__name__} at position {position}: {t!r:.80}")
+        yield t
+
+
 def _chunks(transcripts: Iterable[Transcript], size: int) -> Iterator[list[Transcript]]:
     it = iter(transcripts)
     while chunk := list(itertools.islice(it, size)):
@@ -339,10 +368,11 @@ def iter_score(transcripts: Iterable[Transcript], *, chunk_size: int = 2000, met
 
     Same columns as :func:`score`; concatenating the chunks gives its tables (without provenance).
     """
+    items = _checked(transcripts, "iter_score")
     m = matcher or default_matcher()
     chosen = _choose(metrics)
     extra = check_metadata_columns(metadata, chosen)
-    for chunk in _chunks(transcripts, chunk_size):
+    for chunk in _chunks(items, chunk_size):
         yield _score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
 
 
@@ -354,7 +384,8 @@ def score(transcripts: Iterable[Transcript] | Transcript, *, metrics: Sequence[s
     Parameters
     ----------
     transcripts
-        Transcripts (e.g. from :func:`welfare.load`), or one transcript.
+        Transcripts (e.g. from :func:`welfare.load`), or one transcript. A path is a ``TypeError``: load
+        it first with :func:`welfare.load`, which lets you choose strict or lenient loading.
     metrics
         Names of metrics to compute (their dependencies are added); all registered metrics by default.
     matcher
@@ -390,14 +421,16 @@ def score(transcripts: Iterable[Transcript] | Transcript, *, metrics: Sequence[s
     """
     if isinstance(transcripts, Transcript):
         transcripts = [transcripts]
+    items = _checked(transcripts, "score")
     kept: dict[str, Transcript] = {}
     if isinstance(transcripts, list | tuple):
-        kept = {t.id: t for t in transcripts}
+        items = list(items)
+        kept = {t.id: t for t in items}
     m = matcher or default_matcher()
     chosen = _choose(metrics)
     extra = check_metadata_columns(metadata, chosen)
     parts = [_score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
-             for chunk in _chunks(transcripts, chunk_size)]
+             for chunk in _chunks(items, chunk_size)]
     if not parts:
         parts = [_score_chunk([], m, chosen, evidence=evidence, metadata=extra)]
     messages = pd.concat([p[0] for p in parts], ignore_index=True) if len(parts) > 1 else parts[0][0]
@@ -509,6 +542,7 @@ def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str],
 
     Returns the provenance, with ``rows`` (message rows written) and ``branches`` (conversation rows).
     """
+    items = _checked(transcripts, "write_scores")
     out_path = Path(out)
     fmt = _output_format(out_path, format)
     m = matcher or default_matcher()
@@ -521,7 +555,7 @@ def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str],
         _TableWriter(conv_path, fmt, _arrow_schema(chosen, "conversation", evidence, extra), prov),
     ]
     try:
-        for chunk in _chunks(transcripts, chunk_size):
+        for chunk in _chunks(items, chunk_size):
             msgs, convs = _score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
             writers[0].write(msgs)
             writers[1].write(convs)
