@@ -451,3 +451,29 @@ def test_cli_writes_other_formats(tmp_path: Path):
     assert main(["simulate", "--seed", "4", "--conversations", "3", "--format", "openai", "-o", str(out)]) == 0
     convs = welfare.load_all(out, format="openai")
     assert {t.metadata["condition"] for t in convs} == {"no_end_tool", "end_tool_last_resort"}
+
+
+def test_cli_refuses_zero_conversations_and_writes_nothing(tmp_path: Path, capsys):
+    out = tmp_path / "sim0.jsonl"
+    assert main(["simulate", "--conversations", "0", "-o", str(out)]) == 1
+    assert "n_conversations = 0" in capsys.readouterr().err
+    assert not out.exists()  # an empty file would later fail format detection
+
+
+@pytest.mark.parametrize(("name", "said"), [("sim.csv", "format 'table'"), ("sim.parquet", "format 'message_table'"),
+                                            ("sim.txt", "cannot tell the output format")])
+def test_cli_never_writes_jsonl_under_another_name(tmp_path: Path, capsys, name: str, said: str):
+    out = tmp_path / name
+    assert main(["simulate", "--conversations", "2", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert said in err and ".jsonl" in err and "--format" in err
+    assert not out.exists()
+
+
+def test_cli_writes_the_format_the_name_implies(tmp_path: Path, capsys):
+    out = tmp_path / "conversations.json"
+    assert main(["simulate", "--seed", "4", "--conversations", "3", "-o", str(out)]) == 0
+    assert welfare.io.detect_format(out) == "chatgpt"
+    expected = simulate(default_config(seed=4, n_conversations=3))
+    assert sorted(t.id for t in welfare.load_all(out)) == sorted(t.id for t in expected)
+    assert f"wrote {len(expected)} conversations" in capsys.readouterr().err
