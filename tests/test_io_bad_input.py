@@ -85,7 +85,7 @@ def test_wrong_types_in_an_array_export_give_the_json_path(tmp_path):
     good = {"uuid": "c1", "chat_messages": [{"uuid": "m1", "sender": "human", "text": "hi"}]}
     bad = {"uuid": "c2", "chat_messages": [{"uuid": "m1", "sender": "human", "text": ["not", "text"]}]}
     path = tmp_path / "conversations.json"
-    path.write_text(json.dumps([good, bad, good]))
+    path.write_text(json.dumps([good, bad, {**good, "uuid": "c3"}]))
     text = strict_error(path, format="claude")
     assert "field '$[1].chat_messages[0].text'" in text and "expected string" in text and "found list" in text
     report = lenient(path, format="claude")

@@ -11,8 +11,8 @@ import welfare
 from welfare.io import write
 
 
-def _one() -> welfare.Transcript:
-    return welfare.Transcript.from_dict({"id": "c0", "messages": [
+def _one(cid: str = "c0") -> welfare.Transcript:
+    return welfare.Transcript.from_dict({"id": cid, "messages": [
         {"role": "user", "content": "Can you help me plan a trip?"},
         {"role": "assistant", "content": "Sure. Where would you like to go?"}]})
 
@@ -31,7 +31,7 @@ def test_a_pretty_printed_object_is_one_record(tmp_path: Path, fmt: str, name: s
 
 def test_jsonl_and_a_broken_document_keep_their_line_errors(tmp_path: Path) -> None:
     lines = tmp_path / "o.jsonl"
-    write([_one(), _one()], lines, format="openai")
+    write([_one("c0"), _one("c1")], lines, format="openai")
     assert len(welfare.load_all(lines, format="openai")) == 2  # ordinary JSON Lines: one record per line
     broken = tmp_path / "broken.json"
     broken.write_text('{\n  "messages": [\n    {"role": "user", "content": "hi"}\n', encoding="utf-8")

@@ -20,6 +20,7 @@ from welfare.io import table as _table  # noqa: F401
 from welfare.io import wildchat as _wildchat  # noqa: F401
 from welfare.io._base import (
     FORMATS,
+    ConversationIds,
     FormatSpec,
     LoadReport,
     LogFormatError,
@@ -44,6 +45,7 @@ from welfare.io.canonical import read_canonical, write_canonical
 __all__ = [
     "FORMATS",
     "MESSAGE_TABLE_COLUMNS",
+    "ConversationIds",
     "FormatSpec",
     "LoadReport",
     "LogFormatError",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import gzip
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from welfare.transcript import Transcript, TranscriptError
 
 __all__ = [
     "FORMATS",
+    "ConversationIds",
     "FormatSpec",
     "LoadReport",
     "LogFormatError",
@@ -82,6 +84,7 @@ class RecordError:
     expected: str | None = None
     found: str | None = None
     record_id: str | None = None
+    hint: str | None = None
 
     @classmethod
     def from_transcript_error(cls, err: TranscriptError, *, line: int | None = None, prefix: str = "",
@@ -91,7 +94,7 @@ class RecordError:
 
     def to_exception(self, path: str) -> LogFormatError:
         return LogFormatError(self.reason, path=path, line=self.line, field=self.field, expected=self.expected,
-                              found=self.found)
+                              found=self.found, hint=self.hint)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,72 @@ class LoadReport:
 
     def summary(self) -> str:
         return f"read {self.read}, loaded {self.loaded}, rejected {len(self.rejected)}"
+
+
+class ConversationIds:
+    """The conversation ids one load has read so far, each with the file and record where it was first read.
+
+    An id names one conversation: the score tables key their rows on it, so two records with the same id
+    (a record written twice, the same log twice, two runs' logs in one folder) would give rows with the
+    same ``(conversation_id, branch_id)`` and merge different conversations in every analysis.
+    :meth:`check` tells the first reading of an id from a later one. Memory: one entry per conversation
+    (its id and one number), never the transcripts.
+
+    >>> ids = ConversationIds()
+    >>> ids.check("c1", "a.jsonl", 1) is None
+    True
+    >>> ids.check("c1", "b.jsonl", 4).reason
+    "record 4: conversation id 'c1' was already read from a.jsonl, record 1"
+    """
+
+    _SHIFT = 40  # a file's number goes above the record number in one int per id
+
+    def __init__(self) -> None:
+        self._paths: list[str] = []
+        self._path_numbers: dict[str, int] = {}
+        self._first: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._first)
+
+    def __contains__(self, conversation_id: object) -> bool:
+        return conversation_id in self._first
+
+    def check(self, conversation_id: str, path: str, record: int) -> RecordError | None:
+        """``None`` the first time ``conversation_id`` is seen (it is remembered as read from ``path``, ``record``,
+        counting a file's records from 1); a :class:`RecordError` naming both places every later time."""
+        first = self._first.get(conversation_id)
+        if first is None:
+            number = self._path_numbers.get(path)
+            if number is None:
+                number = self._path_numbers[path] = len(self._paths)
+                self._paths.append(path)
+            self._first[conversation_id] = (number << self._SHIFT) | record
+            return None
+        first_path = self._paths[first >> self._SHIFT]
+        first_record = first & ((1 << self._SHIFT) - 1)
+        earlier = f"record {first_record} of this file" if first_path == path else f"{first_path}, record {first_record}"
+        return RecordError(f"record {record}: conversation id {conversation_id!r} was already read from {earlier}",
+                           expected="each conversation id once in the logs loaded together",
+                           found=f"{conversation_id!r} again", record_id=conversation_id,
+                           hint=_duplicate_hint(conversation_id, path))
+
+
+def _duplicate_hint(conversation_id: str, path: str) -> str:
+    name = logical_name(path)
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    if re.fullmatch(re.escape(stem) + r"[:#]\d+", conversation_id):
+        made = ("The reader made this id from the file name and position (the records carry none), so files with "
+                "the same name in different folders collide: load them separately, or give the records ids. ")
+    elif re.fullmatch(r".+_epoch_\d+", conversation_id):
+        made = ("Inspect ids are '<sample id>_epoch_<n>', so two evals of the same task collide: load each eval "
+                "separately (or set sample metadata 'welfare_conversation_id'). ")
+    else:
+        made = ("A record written twice, the same log twice (run.jsonl beside run.jsonl.gz, or a file named twice) "
+                "or two runs' logs in one folder give this: remove the copy, load the runs separately, or give "
+                "the conversations distinct ids. ")
+    return made + ("Lenient loading (strict=False, CLI --lenient) keeps the first and lists each later one as "
+                   "rejected")
 
 
 Reader = Callable[..., Iterator["Transcript | RecordError"]]

@@ -9,6 +9,7 @@ from typing import Any
 
 from welfare.io._base import (
     FORMATS,
+    ConversationIds,
     LoadReport,
     RecordError,
     Rejected,
@@ -88,7 +89,9 @@ def load(
     strict
         When True (default) the first bad record raises :class:`LogFormatError` naming file,
         line, field, what was expected and what was found. When False bad records are skipped
-        and listed in ``report.rejected``.
+        and listed in ``report.rejected``. A conversation id read a second time (a record written
+        twice, the same log twice, two runs' logs in one folder) is a bad record naming both places
+        (file and record number, counted from 1 in each file); lenient loading keeps the first.
     report
         A :class:`LoadReport` to fill in; ``report.read == report.loaded + len(report.rejected)``.
     options
@@ -111,6 +114,7 @@ def load(
             raise ValueError(f"the {format} reader takes no option {unknown[0]!r}; its options: "
                              + (", ".join(_reader_options(format)) or "none"))
     rep = report if report is not None else LoadReport()
+    seen = ConversationIds()  # ids only: memory grows with the number of conversations, not their size
     for path in expand_paths(paths):
         if format is None:
             try:
@@ -127,7 +131,9 @@ def load(
         rep.formats[path] = fmt
         spec = FORMATS[fmt]
         accepted = _reader_options(fmt)
-        for item in spec.read(path, **{k: v for k, v in options.items() if k in accepted}):
+        for record, item in enumerate(spec.read(path, **{k: v for k, v in options.items() if k in accepted}), 1):
+            if not isinstance(item, RecordError):
+                item = seen.check(item.id, path, record) or item
             if isinstance(item, RecordError):
                 if strict:
                     raise item.to_exception(path)
