@@ -49,7 +49,7 @@ logs = ["../data/sample"]
 spec = None
 output_dir = None
 control_arm = "no_end_tool"
-n_boot = 400
+n_boot = 2000  # the spec's default: with 400 draws and 15 users no p-value could fall below 0.011
 seed = 0
 event_anchor = "role == 'user' and hostility >= 0.5"
 event_metric = "distress"
@@ -62,7 +62,7 @@ import pandas as pd
 import welfare
 import welfare.analysis as wa
 import welfare.plots as wp
-from welfare.report import ReportOutputs, check_analysis_inputs
+from welfare.report import ReportOutputs, check_analysis_inputs, note_bootstrap_floor
 from welfare.score import CONVERSATION_KEYS
 
 wp.use_style()
@@ -221,6 +221,8 @@ level = f"{100 * analysis_spec['confidence']:g}%"  # the interval level every ca
 
 # %%
 results = wa.run_spec(analysis_spec, conversations, messages)
+if "effects" in results:  # a bootstrap p-value where no draw crossed 0 is a bound: the method column says so
+    results["effects"] = note_bootstrap_floor(results["effects"], analysis_spec["n_boot"])
 sorted(results)
 
 # %% [markdown]

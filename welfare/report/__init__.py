@@ -17,6 +17,7 @@ from welfare.report._notebook import (
     notebook_parameters,
     read_notebook,
 )
+from welfare.report._notes import bootstrap_p_floor, note_bootstrap_floor
 from welfare.report._outputs import ReportOutputError, ReportOutputs, frame_to_latex
 from welfare.report._report_html import render_report_html
 from welfare.report._runner import DEFAULT_NOTEBOOK, ReportError, ReportResult, run_demo, run_report, sample_data_path
@@ -32,11 +33,13 @@ __all__ = [
     "ReportOutputs",
     "ReportResult",
     "ViewerInputError",
+    "bootstrap_p_floor",
     "check_analysis_inputs",
     "execute_notebook",
     "find_notebook",
     "frame_to_latex",
     "inject_parameters",
+    "note_bootstrap_floor",
     "notebook_parameters",
     "read_notebook",
     "render_report_html",
