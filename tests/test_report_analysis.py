@@ -118,3 +118,33 @@ def test_captions_name_the_method_and_level_the_spec_used(tmp_path: Path) -> Non
                                           f"outcomes (bonferroni)")
     assert "95%" not in captions["effects"] and "bootstrap" not in captions["effects"]
     assert captions["policy_audit"].endswith("(Wilson 90%)")
+
+
+@pytest.mark.parametrize(("spec", "parameters", "message"), [
+    ({"contrl": "no_end_tool"}, {}, r"unknown key\(s\) 'contrl' \(did you mean 'control'\?\)"),
+    ({"outcomes": ["distres_mean"]}, {}, r"at 'outcomes': 'distres_mean' is not a column of the conversation table; "
+                                         r"conversation metrics: .*Did you mean 'distress_mean'"),
+    ({"after_ending": {"outcome": "distress_men"}}, {}, r"at 'after_ending.outcome'.*Did you mean 'distress_mean'"),
+    (None, {"event_metric": "distres"}, r"event_metric: no message metric is called 'distres'.*Did you mean 'distress'"),
+    (None, {"event_metric": "refusal"}, r"'refusal' is a message category metric.*Did you mean 'refusal_score'"),
+    (None, {"event_anchor": "hostilty >= 0.5"}, r"event_anchor: 'hostilty >= 0.5' is not an expression over the "
+                                                r"message columns.*Did you mean 'hostility'"),
+    (None, {"event_anchor": "hostility + 1"}, r"event_anchor: 'hostility \+ 1' must give true or false"),
+    (None, {"event_window": -1}, r"event_window: expected a non-negative whole number of turns, found -1"),
+    (None, {"event_window": "abc"}, r"event_window: .* found 'abc'"),
+    (None, {"n_boot": 0}, r"n_boot: expected a positive whole number"),
+])
+def test_spec_and_event_parameters_are_checked_before_the_notebook_runs(
+        tmp_path: Path, spec: dict[str, object] | None, parameters: dict[str, object], message: str) -> None:
+    logs, _ = _simulated(tmp_path, n_conversations=2, seed=5)
+    with pytest.raises(ReportError, match=message):
+        run_report([logs], tmp_path / "r", spec=spec, parameters=parameters, progress=False)
+    assert not (tmp_path / "r").exists()  # nothing ran, nothing was written
+
+
+def test_a_spec_file_error_names_the_file(tmp_path: Path) -> None:
+    logs, _ = _simulated(tmp_path, n_conversations=2, seed=5)
+    spec = tmp_path / "study.yaml"
+    spec.write_text("arm: condition\ncontrl: no_end_tool\n", encoding="utf-8")
+    with pytest.raises(ReportError, match=rf"analysis spec in {spec.resolve()}: unknown key\(s\) 'contrl'"):
+        run_report([logs], tmp_path / "r", spec=spec, progress=False)
