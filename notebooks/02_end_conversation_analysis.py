@@ -48,6 +48,7 @@
 logs = ["../data/sample"]
 spec = None
 output_dir = None
+load_options = {}  # passed to welfare.load: format, strict=False (welfare report --lenient), table columns
 control_arm = "no_end_tool"
 n_boot = 2000  # the spec's default: with 400 draws and 15 users no p-value could fall below 0.011
 seed = 0
@@ -68,7 +69,11 @@ from welfare.score import CONVERSATION_KEYS
 wp.use_style()
 out = ReportOutputs(output_dir)
 user_spec = (dict(spec) if isinstance(spec, dict) else wa.read_spec(spec)) if spec else {}
-convs = welfare.load_all(logs)
+load_report = welfare.LoadReport()
+convs = welfare.load_all(logs, report=load_report, **load_options)
+if load_report.rejected:  # only when loading leniently; strict loading stops at the first bad record
+    print(f"{len(load_report.rejected)} records skipped as unreadable ({load_report.summary()}); first: "
+          f"{load_report.rejected[0]}")
 # The arm and cluster keys, outcomes and event-study parameters, checked before anything is scored (welfare report
 # runs the same check before it starts this notebook): a typo is an error naming the valid keys.
 plan = check_analysis_inputs(convs, user_spec, control_arm=control_arm, event_anchor=event_anchor,

@@ -148,3 +148,24 @@ def test_a_spec_file_error_names_the_file(tmp_path: Path) -> None:
     spec.write_text("arm: condition\ncontrl: no_end_tool\n", encoding="utf-8")
     with pytest.raises(ReportError, match=rf"analysis spec in {spec.resolve()}: unknown key\(s\) 'contrl'"):
         run_report([logs], tmp_path / "r", spec=spec, progress=False)
+
+
+@pytest.mark.slow
+def test_report_reads_logs_leniently_or_in_a_given_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # load errors point at --format and --lenient (the shared hint of the commands that read logs): report has both
+    from welfare.cli import main
+
+    logs, convs = _simulated(tmp_path, n_conversations=6, seed=6)
+    with open(logs, "a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    assert main(["report", str(logs), "-o", str(tmp_path / "strict"), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{logs}:{len(convs) + 1}: malformed JSON" in err and not (tmp_path / "strict").exists()
+    assert main(["report", str(logs), "-o", str(tmp_path / "r"), "--no-progress", "--lenient", "--format",
+                 "canonical", "-p", "n_boot=20"]) == 0
+    printed = _notebook_prints(tmp_path / "r")
+    assert f"1 records skipped as unreadable (read {len(convs) + 1}, loaded {len(convs)}, rejected 1)" in printed
+    prov = json.loads((tmp_path / "r" / "provenance.json").read_text(encoding="utf-8"))
+    assert prov["parameters"]["load_options"] == {"format": "canonical", "strict": False}
+    with pytest.raises(ReportError, match="load_options cannot be set as notebook parameters"):
+        run_report([logs], tmp_path / "x", parameters={"load_options": {}}, progress=False)

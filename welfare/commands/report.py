@@ -1,4 +1,5 @@
-"""``welfare report LOGS... -o DIR [--spec SPEC] [--notebook NAME]``: the rerunnable analysis report."""
+"""``welfare report LOGS... -o DIR [--spec SPEC] [--notebook NAME] [--format NAME] [--lenient]``: the rerunnable
+analysis report."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import ast
 import sys
 from typing import Any
 
+from welfare.commands._logs import add_log_arguments, reader_options
+
 DEFAULT_NOTEBOOK = "02_end_conversation_analysis"  # kept equal to welfare.report.DEFAULT_NOTEBOOK (tested)
 NAME = "report"
 HELP = "run the analysis notebook on logs: executed notebook, HTML, figures (PDF/PNG), tables (CSV/Parquet/LaTeX)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("logs", nargs="+", help="log files, directories or globs")
+    add_log_arguments(p)  # LOGS, --format, --lenient and the table columns, as for every command that reads logs
     p.add_argument("-o", "--output", required=True, help="folder to write the report into")
     p.add_argument("--spec", help="analysis spec (YAML or JSON file)")
     p.add_argument("--notebook", default=DEFAULT_NOTEBOOK,
@@ -45,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
     from welfare.report import run_report  # heavy: imported when the command runs, not when the CLI starts
 
     try:
+        load_options = {**({"format": args.format} if args.format else {}),
+                        **({"strict": False} if args.lenient else {}), **reader_options(args)}
         result = run_report(args.logs, args.output, spec=args.spec, notebook=args.notebook, timeout=args.timeout,
-                            progress=not args.no_progress, parameters=parse_params(args.param))
+                            progress=not args.no_progress, parameters=parse_params(args.param),
+                            load_options=load_options or None)
     except ValueError as err:  # ReportError and every input error say what, where and how to fix
         print(f"welfare report: error: {err}", file=sys.stderr)
         return 1

@@ -144,13 +144,13 @@ def _clear_previous_report(out: Path) -> None:
 
 
 def _check_analysis(files: Sequence[Path], spec_data: Mapping[str, Any] | None, spec_path: str | None,
-                    values: Mapping[str, Any]) -> None:
+                    values: Mapping[str, Any], load_options: dict[str, Any]) -> None:
     """The default notebook's checks of the spec and its parameters, run before the notebook (seconds, not after
     scoring, and without a notebook traceback): a mistyped key is a ReportError naming the valid ones."""
     import welfare
     from welfare.report._checks import check_analysis_inputs
 
-    convs = welfare.load_all(files)
+    convs = welfare.load_all(files, **load_options)
     try:
         check_analysis_inputs(convs, spec_data, control_arm=values.get("control_arm", "no_end_tool"),
                               event_anchor=values.get("event_anchor"), event_metric=values.get("event_metric"),
@@ -174,6 +174,7 @@ def run_report(
     timeout: int = 600,
     progress: bool = True,
     kernel_name: str = "python3",
+    load_options: Mapping[str, Any] | None = None,
 ) -> ReportResult:
     """Run an analysis notebook on ``logs`` and write the report into ``output_dir``.
 
@@ -194,6 +195,9 @@ def run_report(
     parameters
         More parameters for the notebook (literals only). Not ``logs``, ``output_dir`` or ``spec``: those come
         from the arguments above, so the provenance lists what the notebook really read.
+    load_options
+        How to read the logs, passed to :func:`welfare.load` (``format``, ``strict=False`` to skip bad records,
+        table column names): the notebook's parameter ``load_options`` (a notebook without it refuses them).
     timeout
         Seconds allowed per cell.
     progress
@@ -215,10 +219,11 @@ def run_report(
     from welfare._version import __version__
     from welfare.io import expand_paths
 
-    reserved = sorted({"logs", "output_dir", "spec"}.intersection(parameters or {}))
+    reserved = sorted({"logs", "output_dir", "spec", "load_options"}.intersection(parameters or {}))
     if reserved:
         raise ReportError(f"parameter(s) {', '.join(reserved)} cannot be set as notebook parameters: give the logs, "
-                          f"the output folder and the spec as the report's own arguments (LOGS, -o, --spec), so "
+                          f"the output folder, the spec and how to read the logs as the report's own arguments (LOGS, -o, --spec, "
+                          f"--format, --lenient), so "
                           f"that the provenance records what the notebook read")
     out = Path(output_dir)
     files = [Path(p) for p in expand_paths(logs if isinstance(logs, list | tuple) else [logs])]  # type: ignore[list-item]
@@ -243,11 +248,18 @@ def run_report(
                               "output_dir": os.fspath(out.resolve())}
     if spec_path is not None or "spec" in known:
         values["spec"] = spec_path
+    if load_options:
+        if "load_options" not in known:
+            raise ReportError(f"notebook {nb_path.name} has no load_options parameter, so it cannot be told how to "
+                              f"read the logs ({', '.join(sorted(load_options))}); drop --format/--lenient or add "
+                              f"load_options = {{}} to its parameters cell and pass it to welfare.load")
+        values["load_options"] = dict(load_options)
     values.update(parameters or {})
     values = {k: v for k, v in values.items() if k in known or k in (parameters or {})}
     inject_parameters(nb, values)
     if nb_path.stem == DEFAULT_NOTEBOOK:
-        _check_analysis(files, spec_data, spec_path if spec_file is None else None, {**known, **values})
+        _check_analysis(files, spec_data, spec_path if spec_file is None else None, {**known, **values},
+                        dict(load_options or {}))
     # the folder is touched only once everything above is known to be fine
     _clear_previous_report(out)
     out.mkdir(parents=True, exist_ok=True)
