@@ -44,6 +44,7 @@ def note_bootstrap_floor(effects: pd.DataFrame, n_boot: int) -> pd.DataFrame:
         if row["p_value"] <= floor * (1 + 1e-9):
             adjusted = ("; p_adjusted is an upper bound too" if "p_adjusted" in out.columns
                         and np.isfinite(row["p_adjusted"]) else "")
-            out.at[i, "method"] = (f"{row['method']}; no draw crossed 0: p < {floor:.2g}, the least {n_boot} draws "
+            bound = math.ceil(floor / 10 ** (e := math.floor(math.log10(floor)) - 1)) * 10**e  # 2 digits, rounded up
+            out.at[i, "method"] = (f"{row['method']}; no draw crossed 0: p < {bound:.2g}, the least {n_boot} draws "
                                    f"can show{adjusted} (more draws, -p n_boot, lower the bound)")
     return out
