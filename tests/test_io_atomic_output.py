@@ -11,11 +11,12 @@ import pytest
 from welfare.io._common import atomic_output
 
 
-def test_the_partial_file_lies_beside_the_target_and_ends_as_it_does(tmp_path):
+def test_the_partial_file_has_the_targets_name_in_a_hidden_folder_beside_it(tmp_path):
     out = tmp_path / "t.csv.gz"
     with atomic_output(out) as partial:
-        assert os.path.dirname(partial) == str(tmp_path)
-        assert os.path.basename(partial).startswith(".partial-") and partial.endswith("-t.csv.gz")
+        hidden = os.path.dirname(partial)
+        assert os.path.dirname(hidden) == str(tmp_path) and os.path.basename(hidden).startswith(".partial-")
+        assert os.path.basename(partial) == "t.csv.gz"  # a writer's error names the user's file
         with open(partial, "w") as fh:
             fh.write("new")
         assert not out.exists()  # nothing at the target until the block ends

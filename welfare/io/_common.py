@@ -250,14 +250,15 @@ def open_text_out(out: str | os.PathLike[str]) -> IO[str]:
 
 @contextmanager
 def atomic_output(out: str | os.PathLike[str]) -> Iterator[str]:
-    """A temporary path beside ``out`` to write to, moved onto ``out`` only when the block succeeds.
+    """A temporary path to write ``out`` to, moved onto ``out`` only when the block succeeds.
 
-    The temporary file is named ``.partial-<random>-<name>`` in ``out``'s folder (so it ends as ``out``
-    does: ``.gz``, ``.parquet``, ... still choose the encoding) and replaces ``out`` in one rename when the
-    block ends without an exception. On any exception (a row that cannot be encoded, an interrupt) it is
-    removed and ``out`` is left as it was: absent, or the earlier file, never a shorter one that reads back
-    without error. A file already at ``out`` gives its permissions to the new one; a symbolic link is
-    written through (the file it names is replaced, the link stays).
+    The temporary file has ``out``'s own name inside a hidden folder ``.partial-<random>`` beside it (so it
+    ends as ``out`` does: ``.gz``, ``.parquet``, ... still choose the encoding, and an error a writer raises
+    names the user's file), and replaces ``out`` in one rename when the block ends without an exception.
+    On any exception (a row that cannot be encoded, an interrupt) the folder is removed and ``out`` is left
+    as it was: absent, or the earlier file, never a shorter one that reads back without error. A file
+    already at ``out`` gives its permissions to the new one; a symbolic link is written through (the file
+    it names is replaced, the link stays).
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
@@ -276,15 +277,16 @@ def atomic_output(out: str | os.PathLike[str]) -> Iterator[str]:
         raise FileNotFoundError(f"cannot write {os.fspath(out)}: no folder {folder}; create it first")
     if os.path.isdir(target):
         raise IsADirectoryError(f"cannot write {os.fspath(out)}: it is a folder; name a file")
-    partial = os.path.join(folder, f".partial-{secrets.token_hex(6)}-{base}")
+    hidden = os.path.join(folder, f".partial-{secrets.token_hex(6)}")
+    os.mkdir(hidden)
+    partial = os.path.join(hidden, base)
     try:
         yield partial
         if os.path.isfile(target):
             shutil.copymode(target, partial)
         os.replace(partial, target)
     finally:
-        if os.path.lexists(partial):
-            os.remove(partial)
+        shutil.rmtree(hidden, ignore_errors=True)
 
 
 def write_json_array(objects: Iterable[Any], out: str | os.PathLike[str]) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from welfare.io._base import FormatSpec, RecordError, logical_name, open_binary, register_format
-from welfare.io._common import Record, atomic_output, json_safe, open_text_out, stem
+from welfare.io._common import Record, json_safe, open_text_out, stem
 from welfare.io.wildchat import iter_parquet_rows
 from welfare.transcript import Message, Transcript, TranscriptError
 
@@ -295,17 +295,16 @@ def write_table(transcripts: Iterable[Transcript], out: str | os.PathLike[str]) 
             del columns["system"]
         spill.seek(0)
         rows = (dict(pickle.load(spill)) for _ in range(n))
-        # a row can still fail now (a number too big for Parquet, a full disk, an interrupt): the table
-        # goes to a temporary file that replaces ``out`` only once it is whole
-        with atomic_output(spath) as partial:
-            if name.endswith(".parquet"):
-                _write_parquet(rows, partial, columns, spath)
-            else:
-                with open_text_out(partial) as fh:
-                    writer = csv.writer(fh, delimiter="\t" if name.endswith((".tsv", ".tab")) else ",",
-                                        lineterminator="\n")
-                    writer.writerow(columns)
-                    writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
+        # a row can still fail now (a number too big for Parquet, a full disk, an interrupt): welfare.io.write,
+        # the only caller, gives a temporary path that replaces the user's file only once the table is whole
+        if name.endswith(".parquet"):
+            _write_parquet(rows, spath, columns)
+        else:
+            with open_text_out(spath) as fh:
+                writer = csv.writer(fh, delimiter="\t" if name.endswith((".tsv", ".tab")) else ",",
+                                    lineterminator="\n")
+                writer.writerow(columns)
+                writer.writerows([_csv_cell(row.get(c)) for c in columns] for row in rows)
     return n
 
 
@@ -320,8 +319,8 @@ def _check_encodable(text: str, conversation: str, column: str) -> None:
             "before writing, e.g. text.encode('utf-8', 'replace').decode('utf-8')") from err
 
 
-def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str, set[str]], out: str) -> None:
-    """Row groups of ``rows`` to ``path``; errors name ``out``, the file the caller is writing."""
+def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str, set[str]]) -> None:
+    """Row groups of ``rows`` to ``path``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -333,7 +332,7 @@ def _write_parquet(rows: Iterator[dict[str, Any]], path: str, columns: dict[str,
                           for c, field in zip(columns, schema, strict=True)]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=ROW_GROUP_ROWS)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as err:
-        raise ValueError(f"cannot write {out} as Parquet: {err} (e.g. a whole number beyond 64 bits); "
+        raise ValueError(f"cannot write {path} as Parquet: {err} (e.g. a whole number beyond 64 bits); "
                          "write CSV/TSV instead") from err
 
 
