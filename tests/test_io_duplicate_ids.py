@@ -114,3 +114,22 @@ def test_conversation_ids_remember_only_the_first_place() -> None:
     third = ids.check("x", "c.jsonl", 9)
     assert third is not None and "a.jsonl, record 7" in third.reason  # always the first place, not the latest
     assert len(ids) == 1
+
+
+def test_two_inspect_evals_of_one_task_load_together(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    import welfare
+
+    for n, model in enumerate(("model/a", "model/b")):
+        header = {"version": 2, "status": "success",
+                  "eval": {"task": "probe", "model": model, "eval_id": f"eval{n}", "run_id": f"run{n}"}}
+        sample = {"id": 1, "epoch": 1, "input": "hi",
+                  "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
+        with zipfile.ZipFile(tmp_path / f"log{n}.eval", "w") as archive:
+            archive.writestr("header.json", json.dumps(header))
+            archive.writestr("samples/1_epoch_1.json", json.dumps(sample))
+    convs = welfare.load_all(tmp_path)  # sample 1 of each eval: two conversations, not one id read twice
+    assert sorted(t.id for t in convs) == ["eval0/1_epoch_1", "eval1/1_epoch_1"]
+    assert sorted(t.metadata["model"] for t in convs) == ["model/a", "model/b"]

@@ -203,7 +203,7 @@ def test_wildchat_parquet_is_read_in_batches(tmp_path):
 def test_inspect_eval_and_json_give_one_transcript_per_sample(tmp_path):
     archive = make_eval(tmp_path)
     probe, calc = load_all(archive)
-    assert probe.id == "1_epoch_1" and probe.metadata["task"] == "refusal_probe"
+    assert probe.id == "EvAlId01/1_epoch_1" and probe.metadata["task"] == "refusal_probe"  # the eval names the sample
     assert probe.metadata["model"] == "claude-3-5-haiku-latest"
     assert probe.metadata["scores"]["includes"]["value"] == "C" and probe.metadata["target"] == "refuse"
     assert probe.metadata["condition"] == "baseline" and probe.metadata["sample_metadata"]["category"] == "crime"

@@ -54,7 +54,7 @@ def test_eval_archive_without_header_uses_the_journal(tmp_path):
         archive.writestr("_journal/start.json", json.dumps({"version": 2, "eval": {"task": "t", "model": "m/x"}}))
         archive.writestr("samples/s1_epoch_1.json", json.dumps(sample))
     (t,) = load_all(path)
-    assert (t.id, t.metadata["task"], t.metadata["model"]) == ("s1_epoch_1", "t", "m/x")
+    assert (t.id, t.metadata["task"], t.metadata["model"]) == ("running/s1_epoch_1", "t", "m/x")  # no eval_id: the file stem
 
 
 def test_wildchat_parquet_writer_joins_pieces_under_one_schema(tmp_path, monkeypatch):

@@ -7,7 +7,8 @@ Read with :mod:`zipfile` and JSON only; the ``inspect_ai`` package is not needed
 * ``.json``: one EvalLog object ``{"version", "status", "eval", "plan", "results", "stats",
   "samples": [...]}``; ``eval`` and then each sample are streamed with ijson.
 
-Each sample becomes one transcript with id ``<sample id>_epoch_<n>``. Its ``messages`` are
+Each sample becomes one transcript with id ``<eval id>/<sample id>_epoch_<n>`` (the log file's stem
+where the eval has no ``eval_id``; sample ids repeat across evals of one task). Its ``messages`` are
 ChatMessage objects: ``role`` (system/user/assistant/tool), ``content`` (a string or content parts:
 ``text``; ``reasoning`` becomes a ``thinking`` block, or ``redacted_thinking`` when redacted;
 images, audio and other parts are kept), ``tool_calls`` (``{"id", "function", "arguments"}``),
@@ -38,6 +39,7 @@ from welfare.io._common import (
     iter_json_array,
     open_text_out,
     short,
+    stem,
     sub_dict,
     type_name,
 )
@@ -139,7 +141,10 @@ def _sample(sample: dict[str, Any], spec: dict[str, Any], where: Record) -> Tran
             metadata.update(welfare_meta)
     if not messages:
         raise fail("sample has no messages", "messages", "a non-empty list of ChatMessage objects", "[]")
-    cid = own_id if isinstance(own_id, str) and own_id else f"{sid}_epoch_{epoch}"
+    # sample ids repeat across evals of one task (two models, two runs), so a made-up id names its eval
+    # (the eval's unique eval_id, or the log file's stem for logs without one) before the sample
+    run = spec.get("eval_id") if isinstance(spec.get("eval_id"), str) and spec.get("eval_id") else stem(where.path)
+    cid = own_id if isinstance(own_id, str) and own_id else f"{run}/{sid}_epoch_{epoch}"
     return Transcript(id=cid, messages=messages, metadata=metadata)
 
 
