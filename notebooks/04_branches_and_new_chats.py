@@ -59,7 +59,9 @@ example
 # `is_active_branch`; analyses of edits use every branch.
 
 # %%
-scores = welfare.score(convs)
+# carry the recorded link to an earlier conversation (when any log has it) into the tables: follow_ups uses it
+linked = ["previous_conversation_id"] if any("previous_conversation_id" in t.metadata for t in convs) else []
+scores = welfare.score(convs, metadata=linked)
 conversations = scores.conversations
 per_conversation = conversations.groupby("conversation_id").agg(
     branches=("branch_id", "nunique"), any_ended=("ended_by", lambda s: (s == "assistant").any()))
@@ -75,6 +77,7 @@ per_conversation.groupby("branches").agg(conversations=("any_ended", "size"), sh
 outcome = next((c for c in ("distress_mean", "refusal_rate") if c in conversations.columns), None)
 if outcome is not None:
     links = wa.follow_ups(conversations, outcome=outcome)
+    print("new chats linked by", "the recorded previous_conversation_id" if linked else "the user's next conversation in time")
     display(links["follow_up_kind"].value_counts().rename("ended branches"))  # noqa: F821
     display(links.head())  # noqa: F821
 else:

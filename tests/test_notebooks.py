@@ -74,6 +74,7 @@ def test_quickstart(tmp_path: Path) -> None:
 def test_branches_and_new_chats(tmp_path: Path) -> None:
     text = _outputs(_run("04_branches_and_new_chats", tmp_path))
     assert "have more than one branch" in text and "wv-branch" in text
+    assert "new chats linked by the recorded previous_conversation_id" in text  # the sample records the link
 
 
 @pytest.mark.slow
