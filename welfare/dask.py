@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,8 @@ def score_dask(source: Any, out: str | os.PathLike[str], *, scheduler: Any = Non
         tasks = [dask.delayed(score_transcripts_unit)(p, k, settings) for k, p in enumerate(parts)]
         inputs: list[dict[str, Any]] = [{"path": "<dask bag>", "partitions": len(parts)}]
         describe = lambda: inputs  # noqa: E731
+        rescore: Callable[[int, frozenset[int]], UnitResult] | None = None  # a bag's partitions cannot be read
+        # again here: repeated ids are an error, lenient too
     else:
         units = plan_units(source, format=format, chunk_bytes=chunk_bytes)
         if not units:
@@ -119,10 +121,16 @@ def score_dask(source: Any, out: str | os.PathLike[str], *, scheduler: Any = Non
         tasks = [dask.delayed(score_unit)(u, settings, dask_key_name=f"welfare-unit-{run}-{u.index}") for u in units]
         describe = (lambda: _describe_inputs(units)) if hash_inputs else (lambda: _plain_inputs(units))
 
+        def rescore_here(index: int, skip: frozenset[int]) -> UnitResult:  # here, not on the cluster: rare
+            return score_unit(units[index], settings, skip)
+
+        rescore = rescore_here
+
     client, owned = _client(distributed, scheduler)
     try:
         results = _in_order(dask, client, tasks, window)
-        return merge_units(results, out_path, out_format=fmt, inputs=describe, report=rep, strict=strict)
+        return merge_units(results, out_path, out_format=fmt, inputs=describe, report=rep, strict=strict,
+                           rescore=rescore)
     finally:
         if owned:
             client.close()

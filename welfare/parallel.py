@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
-from welfare.io import FORMATS, LoadReport, RecordError, Rejected, detect_format, expand_paths
+from welfare.io import FORMATS, ConversationIds, LoadReport, RecordError, Rejected, detect_format, expand_paths
 from welfare.io._base import UTF8_BOM
 from welfare.io._common import atomic_output
 from welfare.io.canonical import parse_canonical_line
@@ -302,7 +302,9 @@ class UnitResult:
     """The scored tables of one unit as file bytes in the output format, and what loading found.
 
     ``rejected`` and ``error`` carry line numbers relative to the unit (see :func:`iter_unit`);
-    ``n_newlines`` is the number of lines the unit spans (byte ranges only).
+    ``n_newlines`` is the number of lines the unit spans (byte ranges only). ``ids`` holds ``(conversation id,
+    record number)`` for each transcript scored, records counted from 1 in the unit, and ``n_records`` how many
+    records the unit read: the parent checks ids across units (:func:`merge_units`), keeping only ids in memory.
     """
 
     index: int
@@ -318,6 +320,8 @@ class UnitResult:
     start: int = 0
     n_rows: int = 0
     n_branches: int = 0
+    ids: list[tuple[str, int]] = field(default_factory=list)
+    n_records: int = 0
 
 
 def _score_items(items: Iterable[Transcript], index: int, path: str, settings: ScoreSettings) -> UnitResult:
@@ -339,19 +343,26 @@ def _score_items(items: Iterable[Transcript], index: int, path: str, settings: S
     return UnitResult(index, path, messages, conversations, prov, n_rows=n_rows, n_branches=n_branches)
 
 
-def score_unit(unit: WorkUnit, settings: ScoreSettings) -> UnitResult:
+def score_unit(unit: WorkUnit, settings: ScoreSettings, skip: frozenset[int] = frozenset()) -> UnitResult:
     """Read and score one unit (runs in a worker process or on a Dask worker).
 
     In strict mode reading stops at the first bad record, which is returned in ``error`` (the parent
     raises it with the file and absolute line); in lenient mode bad records go to ``rejected``.
+    ``skip``: record numbers (from 1 in the unit) left out, neither scored nor counted: the parent's
+    rescoring of a unit holding conversation ids already read (lenient mode; see :func:`merge_units`).
     """
     loaded = 0
     rejected: list[Rejected] = []
     error: list[RecordError] = []
+    ids: list[tuple[str, int]] = []
+    record = 0
 
     def good() -> Iterator[Transcript]:
-        nonlocal loaded
+        nonlocal loaded, record
         for item in iter_unit(unit, **dict(settings.options)):
+            record += 1
+            if record in skip:
+                continue
             if isinstance(item, RecordError):
                 if settings.strict:
                     error.append(item)
@@ -359,10 +370,13 @@ def score_unit(unit: WorkUnit, settings: ScoreSettings) -> UnitResult:
                 rejected.append(Rejected(unit.path, item.line, item.reason, item.field, item.record_id))
                 continue
             loaded += 1
+            ids.append((item.id, record))
             yield item
 
     result = _score_items(good(), unit.index, unit.path, settings)
     result.loaded = loaded
+    result.ids = ids
+    result.n_records = record
     result.rejected = rejected
     result.error = error[0] if error else None
     result.is_range = unit.is_range
@@ -375,15 +389,20 @@ def score_transcripts_unit(items: Iterable[Transcript | dict[str, Any]], index: 
                            settings: ScoreSettings) -> UnitResult:
     """Score an in-memory partition (transcripts or canonical dicts), e.g. one partition of a Dask bag."""
     loaded = 0
+    ids: list[tuple[str, int]] = []
 
     def transcripts() -> Iterator[Transcript]:
         nonlocal loaded
         for item in items:
             loaded += 1
-            yield item if isinstance(item, Transcript) else Transcript.from_dict(item)
+            t = item if isinstance(item, Transcript) else Transcript.from_dict(item)
+            ids.append((t.id, loaded))
+            yield t
 
-    result = _score_items(transcripts(), index, "<partition>", settings)
+    result = _score_items(transcripts(), index, f"<partition {index}>", settings)
     result.loaded = loaded
+    result.ids = ids
+    result.n_records = loaded
     return result
 
 
@@ -430,12 +449,18 @@ class _PartWriter:
 
 def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, out_format: str,
                 inputs: Callable[[], list[dict[str, Any]]] | Sequence[dict[str, Any]] = (),
-                report: LoadReport | None = None, strict: bool = True) -> dict[str, Any]:
+                report: LoadReport | None = None, strict: bool = True,
+                rescore: Callable[[int, frozenset[int]], UnitResult] | None = None) -> dict[str, Any]:
     """Append unit results (in plan order) to the two output tables and return the provenance.
 
     ``inputs`` (or a function returning it, called once at the end so input hashing can overlap the
     scoring) is recorded in the provenance. In strict mode the first unit with a bad record raises
     :class:`~welfare.io.LogFormatError` naming the file and its absolute line, after closing the outputs.
+
+    A conversation id read a second time (within a unit or across units and files) is a bad record, as in
+    :func:`welfare.load`: strict mode raises it naming both places; lenient mode lists it as rejected and
+    calls ``rescore(unit index, record numbers to skip)`` for a unit scored without knowing, so its rows
+    never reach the tables. Only the ids are held (:class:`~welfare.io.ConversationIds`).
     """
     from welfare.score import conversations_path
 
@@ -445,7 +470,7 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
         # both tables go to temporary files renamed into place only when every unit merged: a strict failure
         # (or an interrupt) leaves no table that holds only the records before the bad one
         partial = [Path(outputs.enter_context(atomic_output(p))) for p in (out_path, conv_path)]
-        final = _merge_into(results, partial, out_path, conv_path, out_format, inputs, report, strict)
+        final = _merge_into(results, partial, out_path, conv_path, out_format, inputs, report, strict, rescore)
     if out_format != "parquet":
         side = out_path.with_name(out_path.stem + ".provenance.json")
         with atomic_output(side) as tmp:
@@ -456,7 +481,8 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
 
 def _merge_into(results: Iterable[UnitResult], partial: list[Path], out_path: Path, conv_path: Path,
                 out_format: str, inputs: Callable[[], list[dict[str, Any]]] | Sequence[dict[str, Any]],
-                report: LoadReport | None, strict: bool) -> dict[str, Any]:
+                report: LoadReport | None, strict: bool,
+                rescore: Callable[[int, frozenset[int]], UnitResult] | None) -> dict[str, Any]:
     """:func:`merge_units`' work on the two (temporary) files ``partial``; the provenance names the final paths."""
     writers = [_PartWriter(partial[0], out_format), _PartWriter(partial[1], out_format)]
     rep = report if report is not None else LoadReport()
@@ -471,11 +497,32 @@ def _merge_into(results: Iterable[UnitResult], partial: list[Path], out_path: Pa
 
     rows = branches = 0
     line_offset: dict[str, int] = {}
+    record_offset: dict[str, int] = {}
+    seen = ConversationIds()
     failure: Exception | None = None
     try:
         for res in results:
             # a file's first range starts at line 1 (also when the same file is given twice)
             offset = line_offset.get(res.path, 0) if res.is_range and res.start > 0 else 0
+            first_record = record_offset.get(res.path, 0) if res.is_range and res.start > 0 else 0
+            n_records = res.n_records
+            again: list[tuple[int, RecordError]] = []
+            for cid, record in res.ids:
+                dup = seen.check(cid, res.path, first_record + record)
+                if dup is not None:
+                    again.append((record, dup))
+                    if strict:
+                        break
+            if again and strict:
+                failure = again[0][1].to_exception(res.path)
+                break
+            if again:
+                if rescore is None:
+                    raise ParallelInputError(f"{res.path}: {again[0][1].reason}; this input cannot be rescored "
+                                             "without the repeated conversations: drop them first (for a Dask bag, "
+                                             "bag.distinct(key=lambda t: t.id))")
+                res = rescore(res.index, frozenset(record for record, _ in again))
+                rep.rejected.extend(Rejected(res.path, None, dup.reason, None, dup.record_id) for _, dup in again)
             prov = prov or res.provenance
             writers[0].append(res.messages, provenance)
             writers[1].append(res.conversations, provenance)
@@ -490,6 +537,7 @@ def _merge_into(results: Iterable[UnitResult], partial: list[Path], out_path: Pa
                 break
             if res.is_range:
                 line_offset[res.path] = offset + res.n_newlines
+                record_offset[res.path] = first_record + n_records
     finally:
         for w in writers:
             w.close()
@@ -602,18 +650,24 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
     for u in units:
         rep.formats.setdefault(u.path, u.format)
     _warm(settings.metrics)
+
+    def rescore(index: int, skip: frozenset[int]) -> UnitResult:  # rare: a unit repeating conversation ids
+        return score_unit(units[index], settings, skip)
+
     hasher = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     try:
         if n_jobs == 1 or len(units) == 1:
             hashed = hasher.submit(_describe_inputs if hash_inputs else _plain_inputs, units)
             results: Iterable[UnitResult] = (score_unit(u, settings) for u in units)
-            return merge_units(results, out_path, out_format=fmt, inputs=hashed.result, report=rep, strict=strict)
+            return merge_units(results, out_path, out_format=fmt, inputs=hashed.result, report=rep, strict=strict,
+                               rescore=rescore)
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
         with ctx.Pool(min(n_jobs, len(units))) as pool:
             # the pool forks before the hashing thread starts, so no child inherits a held lock
             hashed = hasher.submit(_describe_inputs if hash_inputs else _plain_inputs, units)
             results = pool.imap(_score_unit_star, [(u, settings) for u in units], chunksize=1)
-            return merge_units(results, out_path, out_format=fmt, inputs=hashed.result, report=rep, strict=strict)
+            return merge_units(results, out_path, out_format=fmt, inputs=hashed.result, report=rep, strict=strict,
+                               rescore=rescore)
     finally:
         hasher.shutdown(wait=True)
 
