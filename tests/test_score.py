@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +127,25 @@ def test_write_scores_streams_both_tables(tmp_path: Path, fmt: str) -> None:
     assert msgs["bail_checkin"].astype(object).where(msgs["bail_checkin"].notna(), None).tolist() == \
         expected.messages["bail_checkin"].astype(object).where(expected.messages["bail_checkin"].notna(), None).tolist()
     assert convs["ending_policy"].tolist() == expected.conversations["ending_policy"].astype(str).tolist()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_scores_leaves_no_partial_tables(tmp_path: Path, fmt: str) -> None:
+    ts = _transcripts(7)
+
+    def failing() -> Iterator[Transcript]:
+        yield from ts[:5]
+        raise RuntimeError("the sixth conversation could not be read")
+
+    out = tmp_path / f"scores.{fmt}"
+    with pytest.raises(RuntimeError, match="sixth"):
+        write_scores(failing(), out, chunk_size=2)  # two chunks were already written when it failed
+    assert list(tmp_path.iterdir()) == []  # no table of only the first conversations, no temporary file
+    write_scores(ts, out)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    with pytest.raises(RuntimeError, match="sixth"):
+        write_scores(failing(), out, chunk_size=2)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # the earlier run's tables stay whole
 
 
 def test_write_scores_rejects_unknown_suffix(tmp_path: Path) -> None:

@@ -550,25 +550,34 @@ def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str],
     extra = check_metadata_columns(metadata, chosen)
     prov = provenance(inputs, m, chosen, metadata=extra)
     conv_path = conversations_path(out_path)
-    writers = [
-        _TableWriter(out_path, fmt, _arrow_schema(chosen, "message", evidence, extra), prov),
-        _TableWriter(conv_path, fmt, _arrow_schema(chosen, "conversation", evidence, extra), prov),
-    ]
-    try:
-        for chunk in _chunks(items, chunk_size):
-            msgs, convs = _score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
-            writers[0].write(msgs)
-            writers[1].write(convs)
-            if on_chunk is not None:
-                on_chunk(writers[0].rows, writers[1].rows)
-    finally:
-        for w in writers:
-            w.close()
+    from contextlib import ExitStack
+
+    from welfare.io._common import atomic_output
+
+    with ExitStack() as outputs:
+        # both tables go to temporary files renamed into place only when every chunk is written: a transcript
+        # that fails half-way (or an interrupt) leaves no table holding only the conversations before it
+        partial = [Path(outputs.enter_context(atomic_output(p))) for p in (out_path, conv_path)]
+        writers = [
+            _TableWriter(partial[0], fmt, _arrow_schema(chosen, "message", evidence, extra), prov),
+            _TableWriter(partial[1], fmt, _arrow_schema(chosen, "conversation", evidence, extra), prov),
+        ]
+        try:
+            for chunk in _chunks(items, chunk_size):
+                msgs, convs = _score_chunk(chunk, m, chosen, evidence=evidence, metadata=extra)
+                writers[0].write(msgs)
+                writers[1].write(convs)
+                if on_chunk is not None:
+                    on_chunk(writers[0].rows, writers[1].rows)
+        finally:
+            for w in writers:
+                w.close()
     prov = {**prov, "rows": writers[0].rows, "branches": writers[1].rows,
             "outputs": {"messages": str(out_path), "conversations": str(conv_path)}}
     if fmt != "parquet":
         side = out_path.with_name(out_path.stem + ".provenance.json")
-        side.write_text(json.dumps(prov, indent=2), encoding="utf-8")
+        with atomic_output(side) as tmp:
+            Path(tmp).write_text(json.dumps(prov, indent=2), encoding="utf-8")
         prov["outputs"]["provenance"] = str(side)
     return prov
 
