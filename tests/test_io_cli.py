@@ -118,3 +118,29 @@ def test_info_lists_metadata_keys_for_score_metadata(capsys):
     assert keys["model"] == 2 and keys["condition"] == 2 and keys["source_format"] == 2
     assert main(["info", str(FIXTURES / "canonical.jsonl")]) == 0
     assert "--metadata KEY): " in capsys.readouterr().out
+
+
+def test_an_unfinished_partial_folder_is_not_read_as_logs(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    shutil.copy(FIXTURES / "sharegpt.json", logs / "good.json")
+    hidden = logs / ".partial-0123456789ab"  # what a writer killed half-way leaves beside its target
+    hidden.mkdir()
+    shutil.copy(FIXTURES / "sharegpt.json", hidden / "copy.json")
+    assert len(load_all(logs)) == len(load_all(logs / "good.json"))  # the unfinished copy is not a log
+    out = logs / "all.jsonl"  # converting a folder into itself
+    assert main(["convert", str(logs), "-o", str(out), "--format", "sharegpt"]) == 0
+    assert len(load_all(out)) == len(load_all(logs / "good.json"))
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, capsys):
+    log = tmp_path / "run.jsonl"
+    assert main(["convert", str(FIXTURES / "sharegpt.json"), "-o", str(log), "--format", "sharegpt"]) == 0
+    before = log.read_bytes()
+    alias = tmp_path / "alias.jsonl"
+    alias.symlink_to(log)
+    assert main(["convert", str(log), "-o", str(log)]) != 0
+    assert "is the input" in capsys.readouterr().err
+    assert main(["score", str(log), "-o", str(alias)]) != 0  # through a link too
+    assert "is the input" in capsys.readouterr().err
+    assert log.read_bytes() == before  # the log is not replaced by a table

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from welfare.io import FORMATS, ConversationIds, LoadReport, RecordError, Rejected, detect_format, expand_paths
-from welfare.io._base import UTF8_BOM
+from welfare.io._base import UTF8_BOM, refuse_overwriting_inputs
 from welfare.io._common import atomic_output
 from welfare.io.canonical import parse_canonical_line
 from welfare.transcript import Transcript
@@ -643,6 +643,13 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
     units = plan_units(paths, format=format, chunk_bytes=chunk_bytes)
     if not units:
         raise ParallelInputError(f"no input files in {paths!r}; give log files, directories holding some, or globs")
+    from welfare.score import conversations_path
+
+    try:
+        refuse_overwriting_inputs([out_path, conversations_path(out_path),
+                                   out_path.with_name(out_path.stem + ".provenance.json")], [u.path for u in units])
+    except ValueError as err:
+        raise ParallelInputError(str(err)) from None
     settings = ScoreSettings(out_format=fmt, metrics=tuple(metrics) if metrics is not None else None,
                              evidence=evidence, chunk_size=chunk_size, strict=strict,
                              options=tuple(sorted(options.items())), metadata=_checked_metadata(metadata, metrics))

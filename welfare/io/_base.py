@@ -272,7 +272,10 @@ def expand_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
     for p in paths:
         s = os.fspath(p)
         if os.path.isdir(s):
-            found = sorted(str(f) for f in Path(s).rglob("*") if f.is_file() and not f.name.startswith("."))
+            # hidden files and anything under a hidden folder are skipped: among them the .partial-* folders
+            # a writer killed half-way leaves, whose unfinished copy must not be read as a log
+            found = sorted(str(f) for f in Path(s).rglob("*")
+                           if f.is_file() and not any(part.startswith(".") for part in f.relative_to(s).parts))
             out.extend(found)
         elif os.path.isfile(s):
             out.append(s)
@@ -284,6 +287,22 @@ def expand_paths(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
         else:
             raise FileNotFoundError(f"no such file or directory: {s!r}")
     return out
+
+
+def refuse_overwriting_inputs(outputs: Iterable[str | os.PathLike[str]], inputs: Iterable[str]) -> None:
+    """Raise ``ValueError`` when an output path is one of the input files (also through a link).
+
+    Writing the result over a log it is read from would replace the log with a table.
+    """
+    ins = [f for f in inputs if os.path.exists(f)]
+    for out in outputs:
+        target = os.fspath(out)
+        if not os.path.isfile(target):
+            continue
+        for f in ins:
+            if os.path.samefile(target, f):
+                raise ValueError(f"the output {target} is the input {f}; write the result to another file, "
+                                 "so the log is not replaced")
 
 
 def iter_lines(path: str | os.PathLike[str]) -> Iterator[tuple[int, bytes]]:

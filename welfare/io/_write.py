@@ -7,7 +7,14 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
-from welfare.io._base import FORMATS, LoadReport, UnknownFormatError, logical_name
+from welfare.io._base import (
+    FORMATS,
+    LoadReport,
+    UnknownFormatError,
+    expand_paths,
+    logical_name,
+    refuse_overwriting_inputs,
+)
 from welfare.io._common import atomic_output
 from welfare.io._json import dumps
 from welfare.io._load import load
@@ -161,5 +168,6 @@ def convert_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
     folder = os.path.dirname(os.fspath(out))
     if folder:
         os.makedirs(folder, exist_ok=True)  # the output's folder is created, like the output itself
+    refuse_overwriting_inputs([out], expand_paths(paths))
     stream = load(paths, format=format, strict=strict, report=report, **(read_options or {}))
     return write(stream, out, format=fmt, **(write_options or {})), fmt
