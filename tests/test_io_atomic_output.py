@@ -92,3 +92,20 @@ def test_every_writer_behind_welfare_io_write_leaves_no_shorter_file(tmp_path, n
     with pytest.raises(_LateFailure):
         welfare.io.write(stream(), out)
     assert out.read_bytes() == before and os.listdir(tmp_path) == [name]  # the earlier file is kept whole
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="named pipes are a POSIX feature")
+def test_a_stream_is_written_directly(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    with atomic_output(fifo) as path:
+        assert path == str(fifo)  # no temporary file to rename onto a pipe
+        with open(path, "w") as fh:
+            fh.write("streamed")
+    reader.join(timeout=10)
+    assert got == ["streamed"] and sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]

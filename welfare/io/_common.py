@@ -258,7 +258,7 @@ def atomic_output(out: str | os.PathLike[str]) -> Iterator[str]:
     On any exception (a row that cannot be encoded, an interrupt) the folder is removed and ``out`` is left
     as it was: absent, or the earlier file, never a shorter one that reads back without error. A file
     already at ``out`` gives its permissions to the new one; a symbolic link is written through (the file
-    it names is replaced, the link stays).
+    it names is replaced, the link stays). A stream (``/dev/stdout``, a named pipe) is written directly.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "t.csv")
@@ -271,6 +271,9 @@ def atomic_output(out: str | os.PathLike[str]) -> Iterator[str]:
     >>> os.listdir(os.path.dirname(path))
     []
     """
+    if os.path.exists(out) and not os.path.isfile(out) and not os.path.isdir(out):
+        yield os.fspath(out)  # a stream (/dev/stdout, a pipe): nothing to rename, written as it goes
+        return
     target = os.path.realpath(os.fspath(out))
     folder, base = os.path.split(target)
     if not os.path.isdir(folder):
