@@ -85,14 +85,24 @@ def test_distinct_ids_load_as_before(tmp_path: Path) -> None:
 
 
 def test_ids_the_reader_made_from_the_file_name_get_their_own_hint(tmp_path: Path) -> None:
-    """HH-RLHF records carry no id; the reader's '<file>:<line>' ids repeat across folders holding train.jsonl."""
+    """Records without an id get '<file stem>:<line>', which repeats across folders holding files of one name."""
+    record = {"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello"}]}
+    for folder in ("run1", "run2"):
+        (tmp_path / folder).mkdir()
+        _jsonl(tmp_path / folder / "train.jsonl", [record])
+    with pytest.raises(LogFormatError) as info:
+        welfare.load_all(tmp_path, format="sharegpt")
+    assert "'train:1'" in str(info.value) and "from the file name" in str(info.value)
+
+
+def test_hh_rlhf_subsets_with_one_file_name_load_together(tmp_path: Path) -> None:
+    """The HH-RLHF release repeats train.jsonl.gz across its subsets; its made-up ids name the folder."""
     pair = {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: no"}
-    for folder in ("helpful", "harmless"):
+    for folder in ("helpful-base", "harmless-base"):
         (tmp_path / folder).mkdir()
         _jsonl(tmp_path / folder / "train.jsonl", [pair])
-    with pytest.raises(LogFormatError) as info:
-        welfare.load_all(tmp_path, format="hh_rlhf")
-    assert "'train:1'" in str(info.value) and "from the file name" in str(info.value)
+    ids = [t.id for t in welfare.load_all(tmp_path, format="hh_rlhf")]
+    assert ids == ["harmless-base/train:1", "helpful-base/train:1"]
 
 
 def test_info_reports_duplicates_like_loading(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

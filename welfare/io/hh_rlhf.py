@@ -66,7 +66,10 @@ def to_hh_text(turns: Iterable[tuple[str, str]]) -> str:
 
 def _convert(obj: dict[str, Any], where: Record) -> Transcript:
     cid = obj.get("id")
-    cid = str(cid) if cid not in (None, "") else where.default_id()
+    # the release repeats file names across its subsets (helpful-base/train.jsonl.gz, harmless-base/train...),
+    # so a made-up id names the file's folder too: 'harmless-base/train:12'
+    folder = os.path.basename(os.path.dirname(os.path.abspath(where.path)))
+    cid = str(cid) if cid not in (None, "") else f"{folder}/{where.default_id()}" if folder else where.default_id()
     metadata = {k: v for k, v in obj.items() if k not in ("chosen", "rejected", "text", "transcript", "id")}
     if "chosen" in obj or "rejected" in obj:
         texts = {}
