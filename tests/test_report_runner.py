@@ -221,3 +221,10 @@ def test_report_never_deletes_files_it_did_not_write(tmp_path: Path, notebook: P
     listed = json.loads((out / "provenance.json").read_text(encoding="utf-8"))["outputs"]
     assert sorted(listed) == ["figures/arms.pdf", "figures/arms.png", "tables/arms.csv", "tables/arms.parquet",
                               "tables/arms.tex"]
+
+    # a first report stopped before its provenance (Ctrl-C): its outputs.json says what it wrote, so it reruns
+    (out / "provenance.json").unlink()
+    (out / "report.html").unlink(missing_ok=True)
+    run_report(logs, out, notebook=notebook, progress=False)
+    assert (out / "provenance.json").is_file()
+    assert (out / "tables" / "notes.csv").read_text(encoding="utf-8") == "mine\n"  # still the user's file

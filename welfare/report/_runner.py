@@ -122,7 +122,10 @@ def _clear_previous_report(out: Path) -> None:
     if not out.is_dir():
         raise ReportError(f"output folder {os.fspath(out)!r} is a file; give a folder for the report (-o DIR)")
     prov_path = out / "provenance.json"
-    if not prov_path.is_file():
+    manifest = _manifest_files(out / MANIFEST_NAME)
+    if not prov_path.is_file() and manifest is not None:
+        listed = manifest  # a report stopped before its provenance (Ctrl-C, a failing cell) listed what it wrote
+    elif not prov_path.is_file():
         present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir())
         if present:
             shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5 else "")
@@ -130,17 +133,28 @@ def _clear_previous_report(out: Path) -> None:
                               f"({shown}); the report writes figures/, tables/ and report.html there and would mix "
                               f"with or replace them: give a new or empty folder, or the folder of a previous report")
         return
-    try:
-        previous = json.loads(prov_path.read_text(encoding="utf-8"))
-        listed = list(previous["outputs"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise ReportError(f"{os.fspath(prov_path)!r} is not the provenance of a welfare report ({err}); "
-                          f"give a new or empty folder, or remove the file if the folder is yours to reuse") from err
+    else:
+        try:
+            previous = json.loads(prov_path.read_text(encoding="utf-8"))
+            listed = list(previous["outputs"])
+        except (ValueError, KeyError, TypeError) as err:
+            raise ReportError(f"{os.fspath(prov_path)!r} is not the provenance of a welfare report ({err}); give a "
+                              "new or empty folder, or remove the file if the folder is yours to reuse") from err
     root = out.resolve()
     for name in [*listed, MANIFEST_NAME]:
         path = (out / str(name)).resolve()
         if (path.parent.name in ("tables", "figures") and path.parent.parent == root) or path == root / MANIFEST_NAME:
             path.unlink(missing_ok=True)
+
+
+def _manifest_files(path: Path) -> list[str] | None:
+    """The files a report's ``outputs.json`` lists, or None when ``path`` is not such a manifest."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = [*data["tables"], *data["figures"]]
+        return [str(f) for entry in entries for f in entry["files"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _check_analysis(files: Sequence[Path], spec_data: Mapping[str, Any] | None, spec_path: str | None,
