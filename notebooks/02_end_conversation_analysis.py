@@ -72,7 +72,7 @@ user_spec = (dict(spec) if isinstance(spec, dict) else wa.read_spec(spec)) if sp
 load_report = welfare.LoadReport()
 convs = welfare.load_all(logs, report=load_report, **load_options)
 if load_report.rejected:  # only when loading leniently; strict loading stops at the first bad record
-    print(f"{len(load_report.rejected)} records skipped as unreadable ({load_report.summary()}); first: "
+    print(f"{len(load_report.rejected)} records rejected and left out ({load_report.summary()}); first: "
           f"{load_report.rejected[0]}")
 # The arm and cluster keys, outcomes and event-study parameters, checked before anything is scored (welfare report
 # runs the same check before it starts this notebook): a typo is an error naming the valid keys.

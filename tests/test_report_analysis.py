@@ -163,8 +163,10 @@ def test_report_reads_logs_leniently_or_in_a_given_format(tmp_path: Path, capsys
     assert f"{logs}:{len(convs) + 1}: malformed JSON" in err and not (tmp_path / "strict").exists()
     assert main(["report", str(logs), "-o", str(tmp_path / "r"), "--no-progress", "--lenient", "--format",
                  "canonical", "-p", "n_boot=20"]) == 0
+    summary = f"read {len(convs) + 1}, loaded {len(convs)}, rejected 1"
+    assert summary in capsys.readouterr().err  # on the terminal too, not only inside the notebook
     printed = _notebook_prints(tmp_path / "r")
-    assert f"1 records skipped as unreadable (read {len(convs) + 1}, loaded {len(convs)}, rejected 1)" in printed
+    assert f"1 records rejected and left out ({summary})" in printed
     prov = json.loads((tmp_path / "r" / "provenance.json").read_text(encoding="utf-8"))
     assert prov["parameters"]["load_options"] == {"format": "canonical", "strict": False}
     with pytest.raises(ReportError, match="load_options cannot be set as notebook parameters"):

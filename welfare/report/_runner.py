@@ -164,7 +164,10 @@ def _check_analysis(files: Sequence[Path], spec_data: Mapping[str, Any] | None, 
     import welfare
     from welfare.report._checks import check_analysis_inputs
 
-    convs = welfare.load_all(files, **load_options)
+    loading = welfare.LoadReport()
+    convs = welfare.load_all(files, report=loading, **load_options)
+    if loading.rejected:  # lenient loading only (strict stops at the first bad record): say it where it is seen
+        print(f"welfare report: {loading.summary()}; first rejected: {loading.rejected[0]}", file=sys.stderr)
     try:
         check_analysis_inputs(convs, spec_data, control_arm=values.get("control_arm", "no_end_tool"),
                               event_anchor=values.get("event_anchor"), event_metric=values.get("event_metric"),
