@@ -189,6 +189,17 @@ def test_cli_params_are_literals_or_text(tmp_path: Path, capsys: pytest.CaptureF
 
 
 @pytest.mark.slow
+def test_a_report_folder_inside_the_logs_folder_is_not_read_as_logs(tmp_path: Path, notebook: Path) -> None:
+    folder = tmp_path / "study"
+    folder.mkdir()
+    logs = _logs(tmp_path).rename(folder / "logs.jsonl")
+    for _ in range(2):  # the second run finds the first run's tables and notebook inside the logs folder
+        result = run_report(folder, folder / "report", notebook=notebook, progress=False)
+        prov = json.loads(result.provenance.read_text(encoding="utf-8"))
+        assert [Path(i["path"]).name for i in prov["inputs"]] == [logs.name]
+
+
+@pytest.mark.slow
 def test_report_never_deletes_files_it_did_not_write(tmp_path: Path, notebook: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     logs = _logs(tmp_path)

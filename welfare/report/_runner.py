@@ -244,6 +244,9 @@ def run_report(
                           f"that the provenance records what the notebook read")
     out = Path(output_dir)
     files = [Path(p) for p in expand_paths(logs if isinstance(logs, list | tuple) else [logs])]  # type: ignore[list-item]
+    # a report folder inside a logs folder holds the report's own tables and notebook: never read them as logs
+    root = out.resolve()
+    files = [f for f in files if not f.resolve().is_relative_to(root)]
     if not files:
         raise ReportError(f"no log files found in {logs!s}")
     steps = tqdm(total=5, desc="welfare report", unit="step", disable=not progress)
