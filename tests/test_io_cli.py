@@ -144,3 +144,10 @@ def test_an_output_that_is_an_input_is_refused(tmp_path, capsys):
     assert main(["score", str(log), "-o", str(alias)]) != 0  # through a link too
     assert "is the input" in capsys.readouterr().err
     assert log.read_bytes() == before  # the log is not replaced by a table
+
+
+def test_an_output_that_is_a_folder_is_a_clear_error(tmp_path, capsys):
+    (tmp_path / "out.jsonl").mkdir()
+    for command in ("convert", "score"):
+        assert main([command, str(FIXTURES / "sharegpt.json"), "-o", str(tmp_path / "out.jsonl")]) == 1
+        assert "it is a folder; name a file" in capsys.readouterr().err

@@ -63,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAIL
     except BrokenPipeError:  # e.g. `welfare metrics | head`
         return EXIT_OK
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as err:  # an output or input path unusable
+        print(f"welfare {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_FAIL
 
 
 if __name__ == "__main__":  # pragma: no cover
