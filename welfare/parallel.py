@@ -462,7 +462,7 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
     calls ``rescore(unit index, record numbers to skip)`` for a unit scored without knowing, so its rows
     never reach the tables. Only the ids are held (:class:`~welfare.io.ConversationIds`).
     """
-    from welfare.score import conversations_path
+    from welfare.score import conversations_path, write_provenance
 
     out_path = Path(out)
     conv_path = conversations_path(out_path)
@@ -471,12 +471,7 @@ def merge_units(results: Iterable[UnitResult], out: str | os.PathLike[str], *, o
         # (or an interrupt) leaves no table that holds only the records before the bad one
         partial = [Path(outputs.enter_context(atomic_output(p))) for p in (out_path, conv_path)]
         final = _merge_into(results, partial, out_path, conv_path, out_format, inputs, report, strict, rescore)
-    if out_format != "parquet":
-        side = out_path.with_name(out_path.stem + ".provenance.json")
-        with atomic_output(side) as tmp:
-            Path(tmp).write_text(json.dumps(final, indent=2), encoding="utf-8")
-        final["outputs"]["provenance"] = str(side)
-    return final
+    return write_provenance(out_path, out_format, final)
 
 
 def _merge_into(results: Iterable[UnitResult], partial: list[Path], out_path: Path, conv_path: Path,
@@ -643,11 +638,11 @@ def score_files(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
     units = plan_units(paths, format=format, chunk_bytes=chunk_bytes)
     if not units:
         raise ParallelInputError(f"no input files in {paths!r}; give log files, directories holding some, or globs")
-    from welfare.score import conversations_path
+    from welfare.score import conversations_path, provenance_path
 
     try:
-        refuse_overwriting_inputs([out_path, conversations_path(out_path),
-                                   out_path.with_name(out_path.stem + ".provenance.json")], [u.path for u in units])
+        refuse_overwriting_inputs([out_path, conversations_path(out_path), provenance_path(out_path)],
+                                  [u.path for u in units])
     except ValueError as err:
         raise ParallelInputError(str(err)) from None
     settings = ScoreSettings(out_format=fmt, metrics=tuple(metrics) if metrics is not None else None,

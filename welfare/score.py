@@ -529,6 +529,25 @@ def conversations_path(out: str | os.PathLike[str]) -> Path:
     return p.with_name(p.stem + ".conversations" + p.suffix)
 
 
+def provenance_path(out: str | os.PathLike[str]) -> Path:
+    """Where CSV and JSON Lines score tables get their provenance: ``OUT`` stem + ``.provenance.json``."""
+    p = Path(out)
+    return p.with_name(p.stem + ".provenance.json")
+
+
+def write_provenance(out: str | os.PathLike[str], fmt: str, prov: dict[str, Any]) -> dict[str, Any]:
+    """``prov`` with the path of its side file, written (whole or not at all) beside CSV/JSON Lines tables;
+    Parquet tables carry it in their schema metadata, so ``prov`` comes back unchanged for them."""
+    if fmt == "parquet":
+        return prov
+    from welfare.io._common import atomic_output
+
+    side = provenance_path(out)
+    with atomic_output(side) as tmp:
+        Path(tmp).write_text(json.dumps(prov, indent=2), encoding="utf-8")
+    return {**prov, "outputs": {**prov["outputs"], "provenance": str(side)}}
+
+
 def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str], *, format: str | None = None,
                  metrics: Sequence[str] | None = None, evidence: bool = False, chunk_size: int = 2000,
                  inputs: Sequence[dict[str, Any]] = (), matcher: Matcher | None = None,
@@ -574,12 +593,7 @@ def write_scores(transcripts: Iterable[Transcript], out: str | os.PathLike[str],
                 w.close()
     prov = {**prov, "rows": writers[0].rows, "branches": writers[1].rows,
             "outputs": {"messages": str(out_path), "conversations": str(conv_path)}}
-    if fmt != "parquet":
-        side = out_path.with_name(out_path.stem + ".provenance.json")
-        with atomic_output(side) as tmp:
-            Path(tmp).write_text(json.dumps(prov, indent=2), encoding="utf-8")
-        prov["outputs"]["provenance"] = str(side)
-    return prov
+    return write_provenance(out_path, fmt, prov)
 
 
 # --------------------------------------------------------------------------------------------------
