@@ -72,8 +72,12 @@ def test_two_runs_sharing_ids_across_formats_are_not_merged(tmp_path: Path) -> N
 
 def test_a_file_named_twice_is_caught(tmp_path: Path) -> None:
     path = _jsonl(tmp_path / "run.jsonl", [_record("a")])
-    with pytest.raises(LogFormatError, match="was already read from record 1 of this file"):
+    with pytest.raises(LogFormatError, match=r"was already read from this record, when this file was read before "
+                                             r"\(is .*run.jsonl given more than once\?\)"):
         welfare.load_all([path, path])
+    twice = _jsonl(tmp_path / "twice.jsonl", [_record("b"), _record("b")])  # a record written twice in one file
+    with pytest.raises(LogFormatError, match="record 2: conversation id 'b' was already read from record 1 of this file"):
+        welfare.load_all(twice)
 
 
 def test_distinct_ids_load_as_before(tmp_path: Path) -> None:

@@ -231,7 +231,7 @@ def test_a_file_given_twice_keeps_its_line_numbers(tmp_path: Path, corpus: Path)
     score_files([path, path], tmp_path / "out.parquet", chunk_bytes=30_000, strict=False, report=got,
                 metrics=["refusal"], hash_inputs=False)
     # the second reading repeats every conversation id: each is rejected, none scored twice
-    repeated = [r for r in got.rejected if "was already read from record" in r.reason]
+    repeated = [r for r in got.rejected if "was already read from this record, when this file was read before" in r.reason]
     assert [r.line for r in got.rejected if r not in repeated] == [line, line]
     assert len(repeated) == got.loaded
 

@@ -170,7 +170,12 @@ class ConversationIds:
             return None
         first_path = self._paths[first >> self._SHIFT]
         first_record = first & ((1 << self._SHIFT) - 1)
-        earlier = f"record {first_record} of this file" if first_path == path else f"{first_path}, record {first_record}"
+        if first_path == path and first_record == record:  # the very same record again: the file was read twice
+            earlier = f"this record, when this file was read before (is {path} given more than once?)"
+        elif first_path == path:
+            earlier = f"record {first_record} of this file"
+        else:
+            earlier = f"{first_path}, record {first_record}"
         return RecordError(f"record {record}: conversation id {conversation_id!r} was already read from {earlier}",
                            expected="each conversation id once in the logs loaded together",
                            found=f"{conversation_id!r} again", record_id=conversation_id,
