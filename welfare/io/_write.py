@@ -168,6 +168,7 @@ def convert_logs(paths: str | os.PathLike[str] | Iterable[str | os.PathLike[str]
     folder = os.path.dirname(os.fspath(out))
     if folder:
         os.makedirs(folder, exist_ok=True)  # the output's folder is created, like the output itself
-    refuse_overwriting_inputs([out], expand_paths(paths))
-    stream = load(paths, format=format, strict=strict, report=report, **(read_options or {}))
+    files = expand_paths(paths)  # walked once: the check and the load read the same list
+    refuse_overwriting_inputs([out], files)
+    stream = load(files, format=format, strict=strict, report=report, **(read_options or {}))
     return write(stream, out, format=fmt, **(write_options or {})), fmt
